@@ -143,7 +143,7 @@ def image_folder_search_data(directory, image_size=None, seed=0, max_images=None
         image_size = _first_image_size(directory, classes)
 
     def load(path, subset=None):
-        kwargs = dict(validation_split=0.5, subset=subset, seed=seed) if subset else {}
+        kwargs = dict(validation_split=0.5, subset=subset) if subset else {}
         return keras.utils.image_dataset_from_directory(
             path, labels="inferred", label_mode="int", class_names=classes, image_size=image_size,
             batch_size=None, shuffle=True, seed=seed, verbose=False, **kwargs
@@ -264,14 +264,18 @@ def tfds_search_data(name, data_dir=None, download=False, seed=0, image_size=Non
 # Pipelines -----------------------------------------------------------------
 
 
-def random_crop_flip(image, padding=4, flip=True):
-    """The reference augmentation: random crop after zero padding, h-flip."""
+def random_crop_flip(image, seed, padding=4, flip=True):
+    """The reference augmentation: random crop after zero padding, h-flip.
+
+    Stateless ops with a per-example seed, so parallel `map` stays
+    reproducible.
+    """
     shape = tf.shape(image)
     if padding:
         padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
-        image = tf.image.random_crop(padded, shape)
+        image = tf.image.stateless_random_crop(padded, shape, seed=seed)
     if flip:
-        image = tf.image.random_flip_left_right(image)
+        image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
     return image
 
 
@@ -283,7 +287,7 @@ def channel_stats(dataset, max_images=5000):
     return images.mean(axis=(0, 1, 2)), images.std(axis=(0, 1, 2)) + 1e-7
 
 
-def as_dataset(data, name):
+def as_dataset(data, name, num_classes=None):
     """(x, y) arrays or an unbatched (image, label) dataset -> dataset."""
     if isinstance(data, tf.data.Dataset):
         spec = data.element_spec
@@ -299,7 +303,7 @@ def as_dataset(data, name):
         x, y = data
     except (TypeError, ValueError):
         raise DataError(f"{name} must be an (images, labels) pair or a tf.data.Dataset.") from None
-    x, y = validate_arrays(x, y, name=name)
+    x, y = validate_arrays(x, y, num_classes, name=name)
     return tf.data.Dataset.from_tensor_slices((x.astype("float32"), y.astype("int32")))
 
 
@@ -316,11 +320,12 @@ def prepare(dataset, batch_size, mean, std, augment, shuffle, seed, num_classes,
     mean = tf.constant(mean, tf.float32)
     std = tf.constant(std, tf.float32)
 
-    def transform(x, y):
+    def transform(example, augment_seed):
+        x, y = example
         x = tf.cast(x, tf.float32)
         x = tf.debugging.assert_all_finite(x, "NaN or infinite values in an input image: clean the data")
         if augment:
-            x = random_crop_flip(x)
+            x = random_crop_flip(x, augment_seed)
         return (x - mean) / std, y
 
     def check_labels(x, y):
@@ -333,7 +338,8 @@ def prepare(dataset, batch_size, mean, std, augment, shuffle, seed, num_classes,
 
     if shuffle:
         dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(transform, num_parallel_calls=AUTOTUNE)
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    dataset = tf.data.Dataset.zip((dataset, seeds)).map(transform, num_parallel_calls=AUTOTUNE)
     # Search uses full batches only: a fixed shape keeps one compiled step.
     return dataset.batch(batch_size, drop_remainder=drop_remainder).map(check_labels)
 
@@ -366,10 +372,14 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
         raise DataError(f"batch_size must be positive, got {batch_size}.")
     if num_classes is None:
         labels = [np.asarray(d[1]) for d in (train, validation) if not isinstance(d, tf.data.Dataset)]
+        labels = [label for label in labels if label.size]
         if not labels:
             raise DataError("Pass num_classes when both halves are tf.data datasets.")
         num_classes = int(max(label.max() for label in labels)) + 1
-    halves = {"train": as_dataset(train, "train"), "validation": as_dataset(validation, "validation")}
+    halves = {
+        "train": as_dataset(train, "train", num_classes),
+        "validation": as_dataset(validation, "validation", num_classes),
+    }
     for name, data in halves.items():
         n = _count(data)
         if n == 0:
@@ -395,6 +405,6 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
 
 def eval_batches(data, batch_size, mean, std, num_classes):
     """Batches (x, y) for `evaluate`: normalized, no augmentation."""
-    dataset = as_dataset(data, "evaluation data")
+    dataset = as_dataset(data, "evaluation data", num_classes)
     batches = prepare(dataset, batch_size, mean, std, False, False, None, num_classes, drop_remainder=False)
     return batches.prefetch(AUTOTUNE)

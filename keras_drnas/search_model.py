@@ -225,14 +225,22 @@ class SearchModel(keras.Model):
     # Results ---------------------------------------------------------------
 
     def genotype(self):
-        """The genotype of the wrapped supernet (Dirichlet means)."""
+        """The derived genotype (largest Dirichlet means).
+
+        Works for the supernets and for any model whose searched part is a
+        single `DrNASCell` with its own concentration.
+        """
         if hasattr(self.model, "genotype"):
             return self.model.genotype()
-        if len(self.distributions) == 1 and hasattr(self.model, "space"):
-            return derive_genotype(self.model.space, {"normal": self.distributions[0].expected_weights()})
+        from keras_drnas.cells import DrNASCell
+
+        cells = [l for l in self.model._flatten_layers() if isinstance(l, DrNASCell) and l.distribution is not None]
+        if len(cells) == 1:
+            weights = keras.ops.convert_to_numpy(cells[0].distribution.expected_weights())
+            return derive_genotype(cells[0].space, {"normal": weights, "reduce": weights})
         raise ValueError(
-            "genotype() needs a supernet (nas_bench_201, darts) or a model with a "
-            "`genotype()` method; read `concentrations()` for other models."
+            "genotype() needs a supernet (nas_bench_201, darts), a model with one "
+            "DrNASCell, or a model with a `genotype()` method; read `concentrations()` otherwise."
         )
 
     def concentrations(self):
@@ -280,8 +288,9 @@ class SearchModel(keras.Model):
                 f"elements {dataset.element_spec}; use keras_drnas.data.search_pairs."
             ) from None
         image_shape = tuple(train_spec.shape[1:])
-        if self.model.built and getattr(self.model, "_build_shapes_dict", None):
-            check_model_input(image_shape, _built_input_shape(self.model), "the searched model")
+        built_shape = _model_input_shape(self.model) if self.model.built else None
+        if built_shape:
+            check_model_input(image_shape, built_shape, "the searched model")
         elif not self.model.built:
             self.model.build((None,) + image_shape)
         self.built = True
@@ -303,9 +312,11 @@ class SearchModel(keras.Model):
         return cls(**config)
 
 
-def _built_input_shape(model):
-    shapes = model._build_shapes_dict
-    return tuple(next(iter(shapes.values())))
+def _model_input_shape(model):
+    if getattr(model, "inputs", None):  # functional
+        return tuple(model.inputs[0].shape)
+    shapes = getattr(model, "_build_shapes_dict", None)
+    return tuple(next(iter(shapes.values()))) if shapes else None
 
 
 def _cardinality(dataset):

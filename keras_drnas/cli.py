@@ -1,0 +1,169 @@
+"""`keras-drnas`: search from the command line.
+
+    keras-drnas search                       # NB201 space on digits, ~1 minute
+    keras-drnas search --space darts --data-dir cifar10-jpg --epochs 50
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _search_parser(parser):
+    parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "nb201", "darts"])
+    parser.add_argument(
+        "--dataset", default="digits",
+        choices=["digits", "cifar10", "cifar100", "imagenet16-120", "imagenet"],
+        help="digits: scikit-learn's bundled 8x8 digits (offline). Others load through "
+        "tensorflow-datasets from --tfds-dir. Ignored when --data-dir is given.",
+    )
+    parser.add_argument("--data-dir", help="an ImageFolder tree (class/image.jpg), or a folder with train/ and test/")
+    parser.add_argument("--tfds-dir", help="tensorflow-datasets data directory")
+    parser.add_argument("--download", action="store_true", help="let tensorflow-datasets download the data")
+    parser.add_argument("--max-images", type=int, help="use at most this many training images (quick runs)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--C", type=int, default=16, help="initial channels")
+    parser.add_argument("--N", type=int, default=5, help="NB201: cells per stage")
+    parser.add_argument("--layers", type=int, default=8, help="DARTS: number of cells")
+    parser.add_argument("--K", type=int, default=1, help="partial-channel divisor")
+    parser.add_argument("--stem", default="cifar", choices=["cifar", "imagenet"], help="DARTS stem")
+    parser.add_argument("--relaxation", default="dirichlet", choices=["dirichlet", "softmax"])
+    parser.add_argument("--anchor", default="l2", choices=["l2", "kl"])
+    parser.add_argument("--anchor-strength", type=float, default=1e-3, help="lambda")
+    parser.add_argument("--arch-warmup-epochs", type=int, default=0)
+    parser.add_argument("--lr", type=float, help="weight learning rate (default: SPEC per space)")
+    parser.add_argument("--arch-lr", type=float, help="architecture learning rate (default: SPEC)")
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="crop (padding 4) + flip; default on for photos, off for digits")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output-dir", default="runs/search")
+    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+
+
+def load_search_data(args):
+    from keras_drnas import data
+
+    if args.data_dir:
+        return data.image_folder_search_data(args.data_dir, seed=args.seed, max_images=args.max_images)
+    if args.dataset == "digits":
+        search_data = data.digits_search_data(seed=args.seed)
+    else:
+        search_data = data.tfds_search_data(args.dataset, args.tfds_dir, args.download, args.seed)
+    if args.max_images:
+        search_data.train = search_data.train.take(args.max_images // 2)
+        search_data.validation = search_data.validation.take(args.max_images // 2)
+    return search_data
+
+
+def build_supernet(args, num_classes):
+    import keras_drnas as kd
+
+    common = dict(num_classes=num_classes, K=args.K, relaxation=args.relaxation, seed=args.seed)
+    if args.space == "darts":
+        return kd.darts(C=args.C, layers=args.layers, stem=args.stem, **common)
+    return kd.nas_bench_201(C=args.C, N=args.N, **common)
+
+
+def run_search(args):
+    """Runs one search and writes genotype.json, concentrations.json and
+    history.json to the output directory. Returns (search model, data)."""
+    import keras
+    import tensorflow as tf
+
+    from keras_drnas import data
+    from keras_drnas.genotype import atomic_write_text
+    from keras_drnas.search_model import SEARCH_DEFAULTS, SearchModel, default_arch_optimizer, default_weight_optimizer
+
+    keras.utils.set_random_seed(args.seed)
+    tf.config.experimental.enable_op_determinism()
+    search_data = load_search_data(args)
+    augment = args.augment if args.augment is not None else search_data.name != "digits"
+    mean, std = data.channel_stats(search_data.train)
+    pairs = data.search_pairs(
+        search_data.train, search_data.validation, args.batch_size, search_data.num_classes,
+        augment=augment, mean=mean, std=std, seed=args.seed,
+    )
+    supernet = build_supernet(args, search_data.num_classes)
+    search = SearchModel(supernet, anchor=args.anchor, anchor_strength=args.anchor_strength,
+                         arch_warmup_epochs=args.arch_warmup_epochs)
+    defaults = SEARCH_DEFAULTS[supernet.space.name]
+    search.compile(
+        optimizer=default_weight_optimizer(args.lr or defaults["lr"], defaults["min_lr"] if args.lr is None else 0.0),
+        arch_optimizer=default_arch_optimizer(args.arch_lr or defaults["arch_lr"]),
+        metrics=["accuracy"],
+    )
+    print(f"Searching the {supernet.space.name} space on {search_data.name} "
+          f"({search_data.image_shape}, {search_data.num_classes} classes) for {args.epochs} epochs")
+    start = time.perf_counter()
+    history = search.fit(pairs, epochs=args.epochs, verbose=args.verbose)
+    seconds = time.perf_counter() - start
+    genotype = search.genotype()
+
+    os.makedirs(args.output_dir, exist_ok=True)
+    genotype.save(os.path.join(args.output_dir, "genotype.json"))
+    concentrations = {
+        cell: {"op_names": list(supernet.space.op_names), "beta": beta.tolist(),
+               "op_mask": supernet.distributions()[cell].op_mask}
+        for cell, beta in supernet.concentrations().items()
+    }
+    atomic_write_text(os.path.join(args.output_dir, "concentrations.json"), json.dumps(concentrations, indent=1))
+    record = {
+        "args": vars(args),
+        "search_seconds": round(seconds, 1),
+        "seconds_per_epoch": round(seconds / max(1, args.epochs), 2),
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "genotypes": [g.to_dict() for g in search.genotype_history],
+        "normalization": {"mean": [float(m) for m in mean], "std": [float(s) for s in std]},
+        "image_shape": list(search_data.image_shape),
+        "num_classes": search_data.num_classes,
+    }
+    atomic_write_text(os.path.join(args.output_dir, "history.json"), json.dumps(record, indent=1))
+    print(f"\nSearch took {seconds:.1f} s ({record['seconds_per_epoch']} s per epoch, first epoch includes tracing).")
+    print(genotype)
+    print(f"Wrote genotype.json, concentrations.json and history.json to {args.output_dir}")
+    return search, search_data
+
+
+def explain(error):
+    """The user-facing message of an error caused by bad input, else None."""
+    import tensorflow as tf
+
+    if isinstance(error, tf.errors.InvalidArgumentError):
+        # Raised by the checks inside the input pipeline.
+        lines = [line for line in error.message.splitlines() if line.strip()]
+        return lines[0] if lines else str(error)
+    if isinstance(error, (ValueError, OSError)):
+        return str(error).strip()
+    return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="keras-drnas", description="Dirichlet Neural Architecture Search for Keras")
+    commands = parser.add_subparsers(dest="command", required=True)
+    search = commands.add_parser("search", help="search an architecture")
+    _search_parser(search)
+    args = parser.parse_args(argv)
+    if args.space == "nb201":
+        args.space = "nas-bench-201"
+    try:
+        if args.command == "search":
+            run_search(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a clear message, not a traceback from deep inside TF
+        message = explain(error)
+        if message is None:
+            raise
+        print(f"keras-drnas: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_drnas as kd
+from keras_drnas.cli import main
+from keras_drnas.data import DataError, load_digits, search_pairs, split_half
+from keras_drnas.search_model import SearchModel, default_arch_optimizer, default_weight_optimizer
+
+
+def tiny_pairs(n=128, size=8, channels=1, classes=10, batch_size=32, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, size, size, channels)).astype("float32")
+    y = rng.integers(0, classes, n).astype("int32")
+    return search_pairs((x[: n // 2], y[: n // 2]), (x[n // 2 :], y[n // 2 :]), batch_size, classes, seed=seed)
+
+
+def compiled(model, lr=0.05, arch_lr=3e-3, **kwargs):
+    search = SearchModel(model, **kwargs)
+    search.compile(optimizer=default_weight_optimizer(lr, 0.0), arch_optimizer=default_arch_optimizer(arch_lr),
+                   metrics=["accuracy"])
+    return search
+
+
+def snapshot(variables):
+    return [v.numpy().copy() for v in variables]
+
+
+def changed(before, variables):
+    return any(not np.array_equal(b, v.numpy()) for b, v in zip(before, variables))
+
+
+@pytest.mark.parametrize("frozen", ["none", "weights", "arch"])
+def test_each_step_moves_only_its_own_variables(frozen):
+    search = compiled(kd.nas_bench_201(C=4, N=1, seed=0),
+                      lr=0.0 if frozen == "weights" else 0.05,
+                      arch_lr=0.0 if frozen == "arch" else 3e-3,
+                      weight_decay=0.0 if frozen == "weights" else 3e-4)
+    pairs = tiny_pairs()
+    search._build_for(pairs)
+    weights, arch = search.weight_variables, search.architecture_variables
+    assert {id(v) for v in weights}.isdisjoint({id(v) for v in arch})
+    w0, a0 = snapshot(weights), snapshot(arch)
+    search.fit(pairs.take(1), epochs=1, verbose=0)
+    assert changed(w0, weights) == (frozen != "weights")
+    assert changed(a0, arch) == (frozen != "arch")
+    assert search.optimizer.iterations.numpy() == 1 and search.arch_optimizer.iterations.numpy() == 1
+
+
+def test_anchor_gradient_is_lambda_times_eta():
+    search = SearchModel(kd.nas_bench_201(C=4, N=1, seed=0), anchor_strength=0.3)
+    eta = search.architecture_variables[0]
+    eta.assign(tf.random.normal(eta.shape))
+    with tf.GradientTape() as tape:
+        anchor = search.anchor_loss()
+    np.testing.assert_allclose(tape.gradient(anchor, eta).numpy(), 0.3 * eta.numpy(), rtol=1e-6)
+    kl = SearchModel(kd.nas_bench_201(C=4, N=1, seed=0), anchor="kl")
+    assert float(kl.anchor_loss()) >= 0.0
+
+
+def test_arch_warmup_holds_architecture():
+    search = compiled(kd.nas_bench_201(C=4, N=1, seed=0), arch_warmup_epochs=1)
+    pairs = tiny_pairs()
+    search._build_for(pairs)
+    a0 = snapshot(search.architecture_variables)
+    search.fit(pairs, epochs=1, verbose=0)
+    assert not changed(a0, search.architecture_variables)
+    search.fit(pairs, epochs=2, initial_epoch=1, verbose=0)
+    assert changed(a0, search.architecture_variables)
+
+
+def test_user_functional_model_with_one_cell_searches():
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same")(inputs)
+    x = kd.DrNASCell("nas-bench-201", channels=8, seed=0)(x)
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x))
+    search = compiled(keras.Model(inputs, outputs))
+    history = search.fit(tiny_pairs(), epochs=2, verbose=0)
+    assert {"loss", "accuracy", "arch_loss", "arch_accuracy", "entropy"} <= set(history.history)
+    genotype = search.genotype()
+    assert genotype.space == "nas-bench-201" and len(search.genotype_history) == 2
+
+
+def test_digits_search_lowers_loss_and_moves_concentrations():
+    (xt, yt), (xv, yv) = split_half(*load_digits())
+    pairs = search_pairs((xt, yt), (xv, yv), batch_size=64, seed=0)
+    search = compiled(kd.nas_bench_201(C=8, N=1, seed=0), lr=0.05, arch_lr=3e-3)
+    history = search.fit(pairs, epochs=4, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.7 * losses[0]
+    beta = search.model.concentrations()["normal"]
+    assert np.abs(beta - 1.0).max() > 0.02  # init is within 1e-3 * N(0, 1) of 1
+    evaluation = search.evaluate(search_pairs((xv, yv), (xv, yv), 64).map(lambda t, v: t), verbose=0,
+                                 return_dict=True)
+    assert set(evaluation) == {"loss", "accuracy"} and evaluation["accuracy"] > 0.3
+
+
+def _search_once(seed):
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    search = compiled(kd.nas_bench_201(C=4, N=1, seed=seed))
+    search.fit(tiny_pairs(seed=seed), epochs=2, verbose=0)
+    return search.genotype(), search.model.concentrations()["normal"]
+
+
+def test_same_seed_same_genotype_and_concentrations():
+    g1, b1 = _search_once(3)
+    g2, b2 = _search_once(3)
+    assert g1 == g2
+    np.testing.assert_array_equal(b1, b2)
+    _, b3 = _search_once(4)
+    assert not np.array_equal(b1, b3)
+
+
+def test_bad_data_gets_clear_errors():
+    x = np.random.rand(64, 8, 8, 1).astype("float32")
+    y = np.arange(64) % 10
+    with pytest.raises(DataError, match="labels must be >= 0 and below num_classes=10; found labels from 3 to 12"):
+        search_pairs((x, y + 3), (x, y), 16, num_classes=10)
+    bad = x.copy()
+    bad[5, 0, 0, 0] = np.nan
+    with pytest.raises(DataError, match="1 images contain NaN or infinite values \\(first at index 5\\)"):
+        search_pairs((bad, y), (x, y), 16)
+    with pytest.raises(DataError, match="empty"):
+        search_pairs((x[:0], y[:0]), (x, y), 16)
+    with pytest.raises(DataError, match="batch size 100 is larger than the train half \\(64 examples\\)"):
+        search_pairs((x, y), (x, y), 100)
+    with pytest.raises(DataError, match="must be \\(examples, height, width, channels\\)"):
+        search_pairs((x[..., 0], y), (x, y), 16)
+
+    search = compiled(kd.nas_bench_201(C=4, N=1, seed=0))
+    search.fit(tiny_pairs(size=8, channels=1), epochs=1, verbose=0)
+    with pytest.raises(DataError, match="the height differs"):
+        search.fit(tiny_pairs(size=16, channels=1), epochs=1, verbose=0)
+    with pytest.raises(DataError, match="the channels differs"):
+        search.fit(tiny_pairs(size=8, channels=3), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="search_pairs"):
+        search.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1, verbose=0)
+
+
+def test_bad_labels_inside_a_tf_data_pipeline_are_named():
+    x = np.random.rand(64, 8, 8, 1).astype("float32")
+    y = np.full(64, 11, np.int32)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    pairs = search_pairs(dataset, dataset, 16, num_classes=10)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be in 0..9"):
+        next(iter(pairs))
+
+
+def _write_image_folder(root, classes=3, per_class=12, size=16):
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        folder = root / f"class_{c}"
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            pixels = (rng.random((size, size, 3)) * 255).astype("uint8")
+            pixels[..., c] = 255  # learnable signal
+            (folder / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+
+
+def test_cli_search_on_an_image_folder(tmp_path, capsys):
+    _write_image_folder(tmp_path / "images")
+    out = tmp_path / "out"
+    code = main(["search", "--data-dir", str(tmp_path / "images"), "--C", "4", "--N", "1", "--epochs", "2",
+                 "--batch-size", "8", "--output-dir", str(out), "--verbose", "0"])
+    assert code == 0
+    genotype = kd.Genotype.load(out / "genotype.json")
+    assert genotype.space == "nas-bench-201"
+    assert genotype.to_nb201_string() in capsys.readouterr().out
+    record = json.loads((out / "history.json").read_text())
+    assert record["num_classes"] == 3 and record["image_shape"] == [16, 16, 3]
+    assert len(record["history"]["loss"]) == 2
+    beta = json.loads((out / "concentrations.json").read_text())["normal"]["beta"]
+    assert np.array(beta).shape == (6, 5)
+
+
+def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
+    assert main(["search", "--data-dir", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    _write_image_folder(tmp_path / "few", classes=2, per_class=4)
+    assert main(["search", "--data-dir", str(tmp_path / "few"), "--batch-size", "64", "--C", "4", "--N", "1"]) == 2
+    assert "batch size 64 is larger than the train half" in capsys.readouterr().err
+    assert main(["search", "--dataset", "cifar10", "--tfds-dir", str(tmp_path / "tfds")]) == 2
+    assert "--data-dir" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "tfds" / "downloads")
