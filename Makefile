@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml requirements.lock
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: $(STAMP)
-	$(BIN)/keras-drnas search --output-dir runs/demo
+	$(BIN)/keras-drnas demo --output-dir runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

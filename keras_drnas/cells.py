@@ -6,7 +6,7 @@ import tensorflow as tf
 from keras_drnas.concentration import ArchitectureDistribution, full_mask, validate_mask
 from keras_drnas.mixed_op import DirichletMixedOp, check_partial_channels
 from keras_drnas.ops import factorized_reduce, relu_conv_bn
-from keras_drnas.spaces import get_space, space_config, space_from_config
+from keras_drnas.spaces import space_config, space_from_config
 
 
 @keras.saving.register_keras_serializable(package="keras_drnas")

@@ -5,6 +5,7 @@
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -142,17 +143,160 @@ def explain(error):
     return None
 
 
+def _network_args(parser):
+    parser.add_argument("--auxiliary", action="store_true", help="DARTS: auxiliary head (weight 0.4)")
+    parser.add_argument("--drop-path", type=float, default=0.0, help="DARTS: drop-path rate (paper 0.3)")
+    parser.add_argument("--cutout", type=int, default=0, help="cutout size (paper 16)")
+    parser.add_argument("--retrain-epochs", type=int, default=15)
+    parser.add_argument("--retrain-batch-size", type=int, default=64)
+    parser.add_argument("--retrain-lr", type=float, default=0.05)
+
+
+def _retrain_parser(parser):
+    parser.add_argument("--genotype", required=True, help="genotype JSON written by search")
+    parser.add_argument("--dataset", default="digits", choices=["digits", "cifar10", "cifar100", "imagenet16-120"])
+    parser.add_argument("--data-dir")
+    parser.add_argument("--tfds-dir")
+    parser.add_argument("--download", action="store_true")
+    parser.add_argument("--max-images", type=int)
+    parser.add_argument("--C", type=int, default=16)
+    parser.add_argument("--N", type=int, default=5)
+    parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--stem", default="cifar", choices=["cifar", "imagenet"])
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output-dir", default="runs/retrain")
+    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    _network_args(parser)
+
+
+def run_retrain(args, search_data=None):
+    """Builds the genotype's network, retrains it, writes model.keras and
+    retrain.json (history and test accuracy). Returns (network, data)."""
+    import keras
+
+    from keras_drnas import data
+    from keras_drnas.derived import build_network, count_parameters
+    from keras_drnas.genotype import Genotype, atomic_write_text
+    from keras_drnas.retrain import RetrainRecipe, retrain, test_accuracy
+
+    genotype = Genotype.load(args.genotype)  # fails before any model is built
+    keras.utils.set_random_seed(args.seed)
+    search_data = search_data or load_search_data(args)
+    train = search_data.train.concatenate(search_data.validation)
+    mean, std = data.channel_stats(train)
+    network = build_network(
+        genotype, C=args.C, N=args.N, layers_count=args.layers, num_classes=search_data.num_classes,
+        input_shape=search_data.image_shape, stem=args.stem, auxiliary=args.auxiliary,
+        drop_path=args.drop_path or None, mean=mean, std=std,
+    )
+    augment = args.augment if args.augment is not None else search_data.name != "digits"
+    recipe = RetrainRecipe.cpu(args.retrain_epochs, augment)
+    recipe = dataclasses.replace(recipe, batch_size=args.retrain_batch_size, lr=args.retrain_lr,
+                                 cutout=args.cutout, drop_path=args.drop_path)
+    print(f"Retraining the derived network ({count_parameters(network.model) / 1e6:.3f} M parameters) "
+          f"for {recipe.epochs} epochs")
+    start = time.perf_counter()
+    history = retrain(network, train, recipe, search_data.num_classes, args.seed, verbose=args.verbose)
+    seconds = time.perf_counter() - start
+    os.makedirs(args.output_dir, exist_ok=True)
+    model_path = os.path.join(args.output_dir, "model.keras")
+    network.model.save(model_path)
+    test = search_data.test if search_data.test is not None else search_data.validation
+    accuracy = test_accuracy(network.model, test)
+    record = {
+        "genotype": genotype.to_dict(),
+        "parameters": count_parameters(network.model),
+        "recipe": dataclasses.asdict(recipe),
+        "seconds": round(seconds, 1),
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "test_accuracy": accuracy,
+        "test_set": "test split" if search_data.test is not None else "validation half (no test split)",
+    }
+    atomic_write_text(os.path.join(args.output_dir, "retrain.json"), json.dumps(record, indent=1))
+    print(f"Retrained in {seconds:.1f} s; test accuracy {accuracy:.4f}; wrote {model_path}")
+    return network, search_data
+
+
+def _export_parser(parser):
+    parser.add_argument("--model", required=True, help="a .keras file written by retrain")
+    parser.add_argument("--dataset", default="digits", choices=["digits", "cifar10", "cifar100", "imagenet16-120"])
+    parser.add_argument("--data-dir")
+    parser.add_argument("--tfds-dir")
+    parser.add_argument("--download", action="store_true")
+    parser.add_argument("--max-images", type=int)
+    parser.add_argument("--check-images", type=int, default=200, help="images for calibration and agreement checks")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output-dir", default="runs/export")
+
+
+def run_export(args, model=None, search_data=None):
+    """SavedModel, float32 and int8 TFLite, with sizes and agreement."""
+    import keras
+    import numpy as np
+
+    from keras_drnas.export import export_all
+    from keras_drnas.genotype import atomic_write_text
+
+    if model is None:
+        if not os.path.isfile(args.model):
+            raise ValueError(f"--model {args.model} does not exist; pass the model.keras written by retrain.")
+        model = keras.models.load_model(args.model)  # built-in layers only: no custom objects
+    search_data = search_data or load_search_data(args)
+    source = search_data.test if search_data.test is not None else search_data.validation
+    images = np.stack([x for x, _ in source.take(args.check_images).as_numpy_iterator()])
+    report = export_all(model, args.output_dir, images)
+    atomic_write_text(os.path.join(args.output_dir, "export.json"), json.dumps(report, indent=1))
+    for kind, entry in report.items():
+        extra = ""
+        if "top1_agreement" in entry:
+            extra = f"  top-1 agreement with Keras {entry['top1_agreement']:.3f}"
+        if "max_abs_difference" in entry:
+            extra += f", max |difference| {entry['max_abs_difference']:.2e}"
+        print(f"{kind:16s} {entry['bytes'] / 1024:9.1f} KiB  {entry['path']}{extra}")
+    return report
+
+
+def run_demo(args):
+    """The main job: search on digits, retrain the derived net, export it."""
+    start = time.perf_counter()
+    base = args.output_dir
+    args.output_dir = os.path.join(base, "search")
+    search, search_data = run_search(args)
+    args.genotype = os.path.join(args.output_dir, "genotype.json")
+    args.output_dir = os.path.join(base, "retrain")
+    args.stem = getattr(args, "stem", "cifar")
+    network, _ = run_retrain(args, search_data)
+    args.output_dir = os.path.join(base, "export")
+    args.check_images = 200
+    run_export(args, network.model, search_data)
+    print(f"\nDemo done in {time.perf_counter() - start:.0f} s. Files:")
+    for part in ("search/genotype.json", "retrain/model.keras", "export/model_float32.tflite",
+                 "export/model_int8.tflite", "export/model_saved_model"):
+        print(f"  {os.path.join(base, part)}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="keras-drnas", description="Dirichlet Neural Architecture Search for Keras")
     commands = parser.add_subparsers(dest="command", required=True)
-    search = commands.add_parser("search", help="search an architecture")
-    _search_parser(search)
+    _search_parser(commands.add_parser("search", help="search an architecture"))
+    _retrain_parser(commands.add_parser("retrain", help="retrain the network of a genotype"))
+    _export_parser(commands.add_parser("export", help="export a retrained model to SavedModel and TFLite"))
+    demo = commands.add_parser("demo", help="search, retrain and export in one go (digits by default)")
+    _search_parser(demo)
+    _network_args(demo)
     args = parser.parse_args(argv)
-    if args.space == "nb201":
+    if getattr(args, "space", None) == "nb201":
         args.space = "nas-bench-201"
     try:
         if args.command == "search":
             run_search(args)
+        elif args.command == "retrain":
+            run_retrain(args)
+        elif args.command == "export":
+            run_export(args)
+        else:
+            run_demo(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

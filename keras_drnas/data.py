@@ -107,15 +107,20 @@ def split_half(x, y, seed=0):
     return (x[order[:half]], y[order[:half]]), (x[order[half:]], y[order[half:]])
 
 
-def digits_search_data(seed=0):
+def digits_search_data(seed=0, test_fraction=0.2):
+    """Digits: a held-out test part, the rest split 50/50 for the search."""
     x, y = load_digits()
-    (xt, yt), (xv, yv) = split_half(x, y, seed)
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_test = int(len(x) * test_fraction)
+    test, rest = order[:n_test], order[n_test:]
+    (xt, yt), (xv, yv) = split_half(x[rest], y[rest], seed)
     return SearchData(
         tf.data.Dataset.from_tensor_slices((xt, yt)),
         tf.data.Dataset.from_tensor_slices((xv, yv)),
         num_classes=10,
         image_shape=x.shape[1:],
         name="digits",
+        test=tf.data.Dataset.from_tensor_slices((x[test], y[test])),
     )
 
 

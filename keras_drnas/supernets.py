@@ -6,14 +6,13 @@ pass draws one sample per type and hands it to every cell of that type.
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers
 
 from keras_drnas.cells import DrNASCell
 from keras_drnas.concentration import ArchitectureDistribution
 from keras_drnas.genotype import derive_genotype
 from keras_drnas.ops import batch_norm, conv, resnet_basic_block
-from keras_drnas.spaces import DARTS, NAS_BENCH_201, space_config, space_from_config
+from keras_drnas.spaces import DARTS, NAS_BENCH_201
 
 
 def check_image_shape(inputs, downsampling, model_name):
