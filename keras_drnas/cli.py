@@ -147,7 +147,7 @@ def _network_args(parser):
     parser.add_argument("--auxiliary", action="store_true", help="DARTS: auxiliary head (weight 0.4)")
     parser.add_argument("--drop-path", type=float, default=0.0, help="DARTS: drop-path rate (paper 0.3)")
     parser.add_argument("--cutout", type=int, default=0, help="cutout size (paper 16)")
-    parser.add_argument("--retrain-epochs", type=int, default=15)
+    parser.add_argument("--retrain-epochs", type=int, default=30)
     parser.add_argument("--retrain-batch-size", type=int, default=64)
     parser.add_argument("--retrain-lr", type=float, default=0.05)
 
