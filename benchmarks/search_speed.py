@@ -63,7 +63,7 @@ def main():
     search.model.build(shape)
     search.build_optimizers()
     if os.environ.get("NO_ARCH"):
-        search.arch_enabled.assign(False)
+        search.set_arch_enabled(False)
     rss_before_training = peak_rss_mb()
     search.make_train_function()
     step = search.train_function

@@ -157,6 +157,15 @@ class DrNASCell(keras.layers.Layer):
         if self.distribution is not None:
             self.distribution.op_mask = self.op_mask
 
+    def widen(self, partial_channels, rng):
+        """Progressive learning: every edge goes to C/K channels (Net2Net)."""
+        check_partial_channels(self.channels, partial_channels)
+        pairs = []
+        for edge in self.edges:
+            pairs += edge.widen(partial_channels, rng)
+        self.partial_channels = int(partial_channels)
+        return pairs
+
     def call(self, inputs, op_weights=None, training=None):
         if op_weights is None:
             if self.distribution is None:

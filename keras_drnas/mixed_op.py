@@ -179,6 +179,37 @@ class DirichletMixedOp(keras.layers.Layer):
                 )
                 self._op_columns.append(column)
 
+    def widen(self, partial_channels, rng):
+        """Progressive learning: K shrinks, every op grows to C/K channels.
+
+        The ops are rebuilt wider and initialized by the Net2Net mapping
+        (`keras_drnas.widening`). Returns the (old, new, index) variable
+        triples, so optimizer slots can follow.
+        """
+        from keras_drnas.widening import widen_weights
+
+        check_partial_channels(self.channels, partial_channels)
+        if partial_channels > self.partial_channels:
+            raise ValueError(
+                f"widening needs a smaller K: {self.partial_channels} -> {partial_channels} would narrow the ops."
+            )
+        self.partial_channels = int(partial_channels)
+        old_ops = [self.candidate_ops.pop() for _ in range(len(self.candidate_ops))][::-1]
+        self._op_columns = []
+        # Keras locks a built layer's state; new ops are a deliberate rebuild
+        # (as Layer._untrack_variable does for removals).
+        locked = self._tracker.locked
+        self._tracker.unlock()
+        try:
+            self._create_ops()
+        finally:
+            if locked:
+                self._lock_state()
+        pairs = []
+        for old, new in zip(old_ops, self.candidate_ops):
+            pairs += widen_weights(old.weights, new.weights, rng)
+        return pairs
+
     def set_op_mask(self, op_mask):
         """Prunes: drops the layers (and variables) of newly masked ops.
 

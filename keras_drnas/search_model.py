@@ -107,9 +107,7 @@ class SearchModel(keras.Model):
                 "The model has no DrNAS layers to search (no DrNASCell, "
                 "DirichletMixedOp or ArchitectureDistribution found)."
             )
-        self.arch_enabled = keras.Variable(
-            self.arch_warmup_epochs == 0, dtype="bool", trainable=False, name="arch_enabled"
-        )
+        self.arch_enabled = self.arch_warmup_epochs == 0
         self.arch_loss_tracker = keras.metrics.Mean(name="arch_loss")
         self.arch_accuracy_tracker = keras.metrics.Mean(name="arch_accuracy")
         self.entropy_tracker = keras.metrics.Mean(name="entropy")
@@ -153,6 +151,35 @@ class SearchModel(keras.Model):
         if not self.arch_optimizer.built:
             self.arch_optimizer.build(self.architecture_variables)
 
+    def rebuild_weight_optimizer(self, widened=()):
+        """A fresh weight optimizer for the current (pruned, widened) weights
+        that carries on where the old one stopped: same config, same step
+        count (the schedule continues), slots copied, and for widened
+        variables widened with the same Net2Net indices. Pruned variables'
+        slots are dropped with them."""
+        from keras_drnas.widening import take
+
+        old = self.optimizer
+        mapping = {id(new): (old_var, index) for old_var, new, index in widened}
+        with self.distribute_strategy.scope():
+            new = old.__class__.from_config(old.get_config())
+            new.build(self.weight_variables)
+            new.iterations.assign(old.iterations)
+            for name in _SLOT_LISTS:
+                old_slots, new_slots = getattr(old, name, None), getattr(new, name, None)
+                if not old_slots or not new_slots:
+                    continue
+                for variable in self.weight_variables:
+                    source, index = mapping.get(id(variable), (variable, None))
+                    try:
+                        slot = old_slots[old._get_variable_index(source)]
+                    except KeyError:
+                        continue  # a variable the old optimizer never saw starts at zero
+                    value = keras.ops.convert_to_numpy(slot)
+                    new_slots[new._get_variable_index(variable)].assign(value if index is None else take(value, index))
+        self.optimizer = new
+        return new
+
     # Steps -----------------------------------------------------------------
 
     def call(self, inputs, training=None):
@@ -164,6 +191,15 @@ class SearchModel(keras.Model):
         return 0.5 * self.anchor_strength * tf.add_n(
             [tf.reduce_sum(tf.square(v)) for v in self.architecture_variables]
         )
+
+    def set_arch_enabled(self, enabled):
+        """Switches architecture steps on or off (warm-up); the compiled step
+        is rebuilt when the switch changes."""
+        enabled = bool(enabled)
+        if enabled != self.arch_enabled:
+            self.arch_enabled = enabled
+            if self.train_function is not None:
+                self.make_train_function(force=True)
 
     def _replicas(self):
         return tf.distribute.get_strategy().num_replicas_in_sync
@@ -201,17 +237,14 @@ class SearchModel(keras.Model):
             ) from None
         batch = tf.shape(x_val)[0]
 
-        def arch_step():
+        if self.arch_enabled:  # a Python switch: tf.cond cannot hold a cross-replica update
             loss, logits = self._arch_step(x_val, y_val)
             self.arch_loss_tracker.update_state(loss * self._replicas(), sample_weight=batch)
             self.arch_accuracy_tracker.update_state(_accuracy(y_val, logits), sample_weight=batch)
-            return tf.constant(0)
-
-        done = tf.cond(self.arch_enabled, arch_step, lambda: tf.constant(0))
-        # Run the steps one after the other: overlapping them would hold the
-        # activations of both forward passes in memory at once.
-        with tf.control_dependencies([done]):
-            x_train = tf.identity(x_train)
+            # Run the steps one after the other: overlapping them would hold
+            # the activations of both forward passes in memory at once.
+            with tf.control_dependencies([loss]):
+                x_train = tf.identity(x_train)
         loss, logits = self._weight_step(x_train, y_train)
         self._loss_tracker.update_state(loss * self._replicas(), sample_weight=tf.shape(x_train)[0])
         self.entropy_tracker.update_state(tf.add_n([d.entropy() for d in self.distributions]) / len(self.distributions))
@@ -258,12 +291,15 @@ class SearchModel(keras.Model):
                 "SearchModel.fit takes one dataset of ((x_train, y_train), (x_val, y_val)) "
                 "batches, not x and y; use keras_drnas.data.search_pairs."
             )
-        self._build_for(x)
+        with self.distribute_strategy.scope():  # variables made here must be mirrored
+            self._build_for(x)
         steps = steps_per_epoch or _cardinality(x)
         schedule = getattr(self.optimizer, "_learning_rate", None)
         if steps and isinstance(schedule, keras.optimizers.schedules.CosineDecay):
             schedule.decay_steps = max(1, int(steps) * int(epochs))
-        callbacks = list(callbacks or []) + [_ArchWarmup(self.arch_warmup_epochs), _GenotypeLog()]
+        callbacks = list(callbacks or [])
+        managed = any(hasattr(c, "stage_of") for c in callbacks)  # ProgressiveLearning
+        callbacks += [_ArchWarmup(self.arch_warmup_epochs, managed), _GenotypeLog()]
         with self.distribute_strategy.scope():
             self.build_optimizers()
         kwargs.setdefault("shuffle", False)  # search_pairs already shuffles
@@ -287,6 +323,7 @@ class SearchModel(keras.Model):
                 "SearchModel.fit expects batches ((x_train, y_train), (x_val, y_val)), got "
                 f"elements {dataset.element_spec}; use keras_drnas.data.search_pairs."
             ) from None
+        self._train_spec = dataset.element_spec[0]
         image_shape = tuple(train_spec.shape[1:])
         built_shape = _model_input_shape(self.model) if self.model.built else None
         if built_shape:
@@ -294,6 +331,14 @@ class SearchModel(keras.Model):
         elif not self.model.built:
             self.model.build((None,) + image_shape)
         self.built = True
+
+    def _symbolic_build(self, iterator=None, data_batch=None):
+        # Under a tf.distribute strategy Keras builds metric state from one
+        # batch read as (x, y); a search batch is a (train, val) pair, so
+        # hand it the training half.
+        x_spec, y_spec = self._train_spec
+        batch = tuple(keras.KerasTensor(s.shape, s.dtype.name) for s in (x_spec, y_spec))
+        return super()._symbolic_build(data_batch=batch + (None,))
 
     def get_config(self):
         return {
@@ -312,6 +357,10 @@ class SearchModel(keras.Model):
         return cls(**config)
 
 
+# Slot-variable lists of Keras' optimizers (SGD: momentums; Adam: the rest).
+_SLOT_LISTS = ("momentums", "_momentums", "_velocities", "_velocity_hats")
+
+
 def _model_input_shape(model):
     if getattr(model, "inputs", None):  # functional
         return tuple(model.inputs[0].shape)
@@ -327,14 +376,17 @@ def _cardinality(dataset):
 
 
 class _ArchWarmup(keras.callbacks.Callback):
-    """Holds architecture updates off for the first epochs."""
+    """Holds architecture updates off for the first epochs (unless a
+    ProgressiveLearning callback manages a warm-up per stage)."""
 
-    def __init__(self, warmup_epochs):
+    def __init__(self, warmup_epochs, managed):
         super().__init__()
         self.warmup_epochs = warmup_epochs
+        self.managed = managed
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.model.arch_enabled.assign(epoch >= self.warmup_epochs)
+        if not self.managed:
+            self.model.set_arch_enabled(epoch >= self.warmup_epochs)
 
 
 class _GenotypeLog(keras.callbacks.Callback):

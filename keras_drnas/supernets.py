@@ -69,6 +69,18 @@ class Supernet(keras.Model):
                 if self._cell_type(cell) == cell_type:
                     cell.set_op_mask(mask)
 
+    def widen(self, partial_channels, seed=None):
+        """Sets K for every cell and widens their ops (progressive learning).
+
+        Returns the (old variable, new variable, index) triples.
+        """
+        rng = np.random.default_rng(seed)
+        pairs = []
+        for cell in self.cells():
+            pairs += cell.widen(partial_channels, rng)
+        self.partial_channels = int(partial_channels)
+        return pairs
+
     def _cell_type(self, cell):
         return "reduce" if cell.reduction else "normal"
 

@@ -1,0 +1,147 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_drnas as kd
+from keras_drnas import mixed_op
+from keras_drnas.callbacks import GenotypeLogger, ProgressiveLearning, Stage
+from keras_drnas.data import search_pairs
+from keras_drnas.search_model import SearchModel, default_arch_optimizer, default_weight_optimizer
+from keras_drnas.widening import net2net_mapping, take, widen_weights
+
+
+def test_widening_conv_and_batch_norm_follows_eq_8():
+    narrow = kd.create_op("nor_conv_3x3", 2)
+    wide = kd.create_op("nor_conv_3x3", 4)
+    for w in narrow.weights:
+        w.assign(np.random.default_rng(1).normal(size=w.shape))
+    rng = np.random.default_rng(0)
+    g = net2net_mapping(2, 4, np.random.default_rng(0))
+    assert list(g[:2]) == [0, 1] and set(g[2:]) <= {0, 1}
+    pairs = widen_weights(narrow.weights, wide.weights, rng)
+    kernel_old, kernel_new = narrow.weights[0].numpy(), wide.weights[0].numpy()  # (3, 3, in, out)
+    for o in range(4):
+        for i in range(4):
+            np.testing.assert_array_equal(kernel_new[:, :, i, o], kernel_old[:, :, g[i], g[o]])  # no division
+    for old, new, _ in pairs[1:]:  # batch-norm statistics follow the same mapping
+        np.testing.assert_array_equal(new.numpy(), old.numpy()[g])
+    # An optimizer slot of the kernel widens with the same indices.
+    slot = np.random.default_rng(2).normal(size=kernel_old.shape)
+    widened_slot = take(slot, pairs[0][2])
+    np.testing.assert_array_equal(widened_slot[:, :, 3, 2], slot[:, :, g[3], g[2]])
+
+
+def _pairs(n=96, size=8, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, size, size, 3)).astype("float32")
+    y = (x[:, :, :, 0].mean(axis=(1, 2)) > 0.5).astype("int32") + 2 * (x[:, 0, 0, 1] > 0.5)
+    return search_pairs((x[: n // 2], y[: n // 2]), (x[n // 2 :], y[n // 2 :]), 16, 4, seed=seed)
+
+
+def _search(K=4):
+    search = SearchModel(kd.nas_bench_201(C=8, N=1, num_classes=4, K=K, seed=0))
+    search.compile(optimizer=default_weight_optimizer(0.05, 0.0), arch_optimizer=default_arch_optimizer(3e-3))
+    return search
+
+
+def test_pruned_op_is_not_executed_and_never_chosen(monkeypatch):
+    net = kd.nas_bench_201(C=4, N=1, seed=0)
+    net(tf.zeros((1, 8, 8, 3)))
+    eta = np.zeros((6, 5), np.float32)
+    eta[:, 3] = -1.0  # nor_conv_3x3 weakest everywhere
+    eta[:, 0] = -0.5
+    net.normal_distribution.eta.assign(eta)
+    net.prune(3)
+    assert not any("nor_conv_3x3" in w.path for w in net.weights)
+    calls = []
+    original = mixed_op._weighted_op
+    monkeypatch.setattr(mixed_op, "_weighted_op", lambda op, *a: (calls.append(op.name), original(op, *a))[1])
+    net(tf.zeros((1, 8, 8, 3)), training=True)
+    assert calls and "nor_conv_3x3" not in calls
+    net.normal_distribution.eta.assign(np.where(np.arange(5) == 3, 5.0, 0.0) * np.ones((6, 1), np.float32))
+    assert "nor_conv_3x3" not in net.genotype().to_nb201_string()  # masked: never picked
+
+
+def test_two_stage_search_in_one_fit_call(tmp_path):
+    search = _search(K=4)
+    pairs = _pairs()
+    log = tmp_path / "genotypes.jsonl"
+    progressive = ProgressiveLearning([Stage(3, 4, 5), Stage(3, 2, 3)], seed=0)
+    search._build_for(pairs)
+    eta_before = {}
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                eta_before["value"] = search.architecture_variables[0].numpy().copy()
+                eta_before["step"] = int(search.optimizer.iterations.numpy())
+                eta_before["arch_m"] = [v.numpy().copy() for v in search.arch_optimizer.variables]
+
+    history = search.fit(pairs, epochs=6, verbose=0,
+                         callbacks=[progressive, Snapshot(), GenotypeLogger(str(log), str(tmp_path / "tb"))])
+    net = search.model
+    assert net.partial_channels == 2
+    assert all(e.partial_channels == 2 and len(e.candidate_ops) <= 3 for c in net.cells() for e in c.edges)
+    assert all(sum(row) == 3 for row in net.normal_distribution.op_mask)
+    assert history.history["partial_channels"] == [4, 4, 4, 2, 2, 2]
+    # Kept eta continued from its stage-1 values (no re-initialisation).
+    kept = np.array(net.normal_distribution.op_mask)
+    delta = np.abs(search.architecture_variables[0].numpy() - eta_before["value"])[kept]
+    assert delta.max() < 0.05
+    assert search.optimizer.iterations.numpy() == 2 * eta_before["step"]  # the schedule continues
+    losses = history.history["loss"]
+    assert losses[-1] < losses[3]  # still learning after the boundary
+    assert losses[3] < losses[0]  # no restart from scratch
+    lines = log.read_text().splitlines()
+    assert len(lines) == 6 and '"genotype"' in lines[-1]
+    assert any(f.startswith("events") for f in os.listdir(tmp_path / "tb" / "architecture"))
+
+
+def test_stage_validation():
+    with pytest.raises(ValueError, match="keep K and the op count equal or shrinking"):
+        ProgressiveLearning([Stage(1, 2, 3), Stage(1, 4, 3)])
+    with pytest.raises(ValueError, match="epochs:K:ops_kept"):
+        Stage.parse("25-6-7")
+    search = _search(K=1)
+    with pytest.raises(ValueError, match="built with K=1 but the first stage uses K=4"):
+        search.fit(_pairs(), epochs=1, verbose=0, callbacks=[ProgressiveLearning([Stage(1, 4, 5)])])
+
+
+MIRRORED = textwrap.dedent(
+    """
+    import os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, sys.argv[1])
+    import numpy as np
+    import test_progressive as t
+    from keras_drnas.callbacks import ProgressiveLearning, Stage
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        search = t._search(K=4)
+    assert search.distribute_strategy.num_replicas_in_sync == 2
+    history = search.fit(t._pairs(), epochs=4, verbose=0,
+                         callbacks=[ProgressiveLearning([Stage(2, 4, 5), Stage(2, 2, 3)], seed=0)])
+    net = search.model
+    assert net.partial_channels == 2
+    assert all(len(e.candidate_ops) <= 3 for c in net.cells() for e in c.edges)
+    assert all(np.isfinite(history.history["loss"]))
+    widened = [v for c in net.cells() for e in c.edges for v in e.weights]
+    assert widened and all(type(v._value).__name__ == "MirroredVariable" for v in widened)
+    print("MIRRORED-OK", history.history["loss"])
+    """
+)
+
+
+def test_progressive_search_under_mirrored_strategy():
+    here = os.path.dirname(os.path.abspath(__file__))
+    result = subprocess.run([sys.executable, "-c", MIRRORED, here], capture_output=True, text=True, timeout=600)
+    assert "MIRRORED-OK" in result.stdout, result.stdout[-2000:] + result.stderr[-4000:]
