@@ -42,6 +42,7 @@ def main():
     parser.add_argument("--N", type=int, default=5)
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--K", type=int, default=1)
+    parser.add_argument("--ops-kept", type=int, help="prune to this many ops per edge first (a later stage)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=3)
@@ -49,7 +50,12 @@ def main():
     args = parser.parse_args()
 
     keras.utils.set_random_seed(0)
-    search = SearchModel(build(args))
+    supernet = build(args)
+    if args.ops_kept:
+        for distribution in supernet.distributions().values():
+            distribution.eta.assign(np.random.default_rng(0).normal(size=distribution.eta.shape))
+        supernet.prune(args.ops_kept)
+    search = SearchModel(supernet)
     search.compile()
     shape = (args.batch_size, args.image_size, args.image_size, 3)
     rng = np.random.default_rng(0)
@@ -62,8 +68,6 @@ def main():
     pair = (batch(), batch())
     search.model.build(shape)
     search.build_optimizers()
-    if os.environ.get("NO_ARCH"):
-        search.set_arch_enabled(False)
     rss_before_training = peak_rss_mb()
     search.make_train_function()
     step = search.train_function

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_drnas.concentration import ArchitectureDistribution, full_mask, validate_mask
-from keras_drnas.mixed_op import DirichletMixedOp, check_partial_channels
+from keras_drnas.mixed_op import DirichletMixedOp, channel_shuffle, check_partial_channels
 from keras_drnas.ops import factorized_reduce, relu_conv_bn
 from keras_drnas.spaces import space_config, space_from_config
 
@@ -178,17 +178,26 @@ class DrNASCell(keras.layers.Layer):
             nodes = [p(x, training=training) for p, x in zip(self.preprocess, inputs)]
         else:
             nodes = [inputs]
-        activated = {}  # one ReLU per source node, shared by all its edges
+        parts, activated = {}, {}  # per source node: one split, one ReLU for all its edges
         for node in range(self.space.num_input_nodes, self.space.num_nodes):
-            terms = []
+            mixed, bypassed = [], []
             for row, src in self.space.incoming(node):
                 edge = self.edges[row]
+                if src not in parts:
+                    parts[src] = edge.split(nodes[src])
                 if src not in activated and edge.uses_relu:
-                    activated[src] = tf.nn.relu(edge.op_inputs(nodes[src]))
-                terms.append(
-                    edge(nodes[src], op_weights=op_weights[row], training=training, activated=activated.get(src))
-                )
-            nodes.append(tf.add_n(terms))
+                    activated[src] = tf.nn.relu(parts[src][0])
+                x, rest = parts[src]
+                mixed.append(edge.mix(x, op_weights[row], training, activated.get(src)))
+                if rest is not None:
+                    bypassed.append(edge.bypass(rest))
+            if self.partial_channels == 1:
+                nodes.append(tf.add_n(mixed))
+            else:
+                # Concat and shuffle are linear and the same on every edge
+                # into a node: apply them once to the sums, not per edge.
+                both = tf.concat([tf.add_n(mixed), tf.add_n(bypassed)], axis=-1)
+                nodes.append(channel_shuffle(both, self.partial_channels))
         if len(self.space.output_nodes) == 1:
             return nodes[self.space.output_nodes[0]]
         return tf.concat([nodes[n] for n in self.space.output_nodes], axis=-1)

@@ -41,9 +41,26 @@ def _search_parser(parser):
     parser.add_argument("--arch-lr", type=float, help="architecture learning rate (default: SPEC)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="crop (padding 4) + flip; default on for photos, off for digits")
+    parser.add_argument("--progressive", action="store_true",
+                        help="search in stages: prune ops and widen partial channels between stages")
+    parser.add_argument("--stages", help="progressive stages as epochs:K:ops_kept,... "
+                        "(default per space: NB201 50:4:5,50:2:3; DARTS 25:6:7,25:4:4; ImageNet stem 25:6:7,25:3:4)")
+    parser.add_argument("--stage-warmup-epochs", type=int, default=0,
+                        help="progressive: epochs without architecture steps at the start of each stage "
+                        "(the reference code uses 10)")
+    parser.add_argument("--tensorboard", help="TensorBoard log directory (metrics, entropy, concentrations, genotype)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="runs/search")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+
+
+def progressive_stages(args):
+    from keras_drnas.callbacks import DEFAULT_STAGES, Stage
+
+    if args.stages:
+        return [Stage.parse(text) for text in args.stages.split(",")]
+    key = "imagenet" if args.space == "darts" and args.stem == "imagenet" else args.space
+    return list(DEFAULT_STAGES[key])
 
 
 def load_search_data(args):
@@ -80,8 +97,19 @@ def run_search(args):
     from keras_drnas.genotype import atomic_write_text
     from keras_drnas.search_model import SEARCH_DEFAULTS, SearchModel, default_arch_optimizer, default_weight_optimizer
 
+    from keras_drnas.callbacks import GenotypeLogger, ProgressiveLearning
+
     keras.utils.set_random_seed(args.seed)
     tf.config.experimental.enable_op_determinism()
+    callbacks = []
+    if args.progressive:
+        stages = progressive_stages(args)
+        args.K, args.epochs = stages[0].partial_channels, sum(s.epochs for s in stages)
+        callbacks.append(ProgressiveLearning(stages, args.stage_warmup_epochs, seed=args.seed))
+    os.makedirs(args.output_dir, exist_ok=True)
+    callbacks.append(GenotypeLogger(os.path.join(args.output_dir, "genotypes.jsonl"), args.tensorboard))
+    if args.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(args.tensorboard))
     search_data = load_search_data(args)
     augment = args.augment if args.augment is not None else search_data.name != "digits"
     mean, std = data.channel_stats(search_data.train)
@@ -101,11 +129,10 @@ def run_search(args):
     print(f"Searching the {supernet.space.name} space on {search_data.name} "
           f"({search_data.image_shape}, {search_data.num_classes} classes) for {args.epochs} epochs")
     start = time.perf_counter()
-    history = search.fit(pairs, epochs=args.epochs, verbose=args.verbose)
+    history = search.fit(pairs, epochs=args.epochs, verbose=args.verbose, callbacks=callbacks)
     seconds = time.perf_counter() - start
     genotype = search.genotype()
 
-    os.makedirs(args.output_dir, exist_ok=True)
     genotype.save(os.path.join(args.output_dir, "genotype.json"))
     concentrations = {
         cell: {"op_names": list(supernet.space.op_names), "beta": beta.tolist(),
@@ -126,7 +153,7 @@ def run_search(args):
     atomic_write_text(os.path.join(args.output_dir, "history.json"), json.dumps(record, indent=1))
     print(f"\nSearch took {seconds:.1f} s ({record['seconds_per_epoch']} s per epoch, first epoch includes tracing).")
     print(genotype)
-    print(f"Wrote genotype.json, concentrations.json and history.json to {args.output_dir}")
+    print(f"Wrote genotype.json, genotypes.jsonl, concentrations.json and history.json to {args.output_dir}")
     return search, search_data
 
 
@@ -176,7 +203,7 @@ def run_retrain(args, search_data=None):
     import keras
 
     from keras_drnas import data
-    from keras_drnas.derived import build_network, count_parameters
+    from keras_drnas.derived import build_network, count_flops, count_parameters
     from keras_drnas.genotype import Genotype, atomic_write_text
     from keras_drnas.retrain import RetrainRecipe, retrain, test_accuracy
 
@@ -194,7 +221,8 @@ def run_retrain(args, search_data=None):
     recipe = RetrainRecipe.cpu(args.retrain_epochs, augment)
     recipe = dataclasses.replace(recipe, batch_size=args.retrain_batch_size, lr=args.retrain_lr,
                                  cutout=args.cutout, drop_path=args.drop_path)
-    print(f"Retraining the derived network ({count_parameters(network.model) / 1e6:.3f} M parameters) "
+    print(f"Retraining the derived network ({count_parameters(network.model) / 1e6:.3f} M parameters, "
+          f"{count_flops(network.model) / 1e6:.1f} M multiply-adds) "
           f"for {recipe.epochs} epochs")
     start = time.perf_counter()
     history = retrain(network, train, recipe, search_data.num_classes, args.seed, verbose=args.verbose)
@@ -207,6 +235,7 @@ def run_retrain(args, search_data=None):
     record = {
         "genotype": genotype.to_dict(),
         "parameters": count_parameters(network.model),
+        "multiply_adds": count_flops(network.model),
         "recipe": dataclasses.asdict(recipe),
         "seconds": round(seconds, 1),
         "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},

@@ -232,14 +232,20 @@ class DirichletMixedOp(keras.layers.Layer):
         """Whether any active op starts with a ReLU (and so can share one)."""
         return any(_starts_with_relu(op) for op in self.candidate_ops)
 
-    def op_inputs(self, inputs):
-        """The channels that go through the ops (the first C/K)."""
-        return inputs[..., : self.op_channels] if self.partial_channels > 1 else inputs
+    def split(self, inputs):
+        """(first C/K channels, the rest); the rest is None when K = 1.
+
+        One split per node (rather than two slices per edge) keeps the
+        backward pass to one full-size gradient per node.
+        """
+        if self.partial_channels == 1:
+            return inputs, None
+        return tuple(tf.split(inputs, [self.op_channels, self.channels - self.op_channels], axis=-1))
 
     def call(self, inputs, op_weights=None, training=None, activated=None):
         """Mixes the ops on `inputs`.
 
-        `activated`, if given, is `relu(self.op_inputs(inputs))` computed once
+        `activated`, if given, is `relu(self.split(inputs)[0])` computed once
         by the caller for all edges leaving a node: ops that start with a
         ReLU then skip their own, which saves the compute and the memory of
         one activation per op and edge.
@@ -251,20 +257,25 @@ class DirichletMixedOp(keras.layers.Layer):
                     "`op_weights` (one weight per op) when calling it."
                 )
             op_weights = self.distribution.op_weights(training=training)[0]
-        x = inputs
-        if self.partial_channels > 1:
-            x, bypass = x[..., : self.op_channels], x[..., self.op_channels :]
+        x, rest = self.split(inputs)
+        mixed = self.mix(x, op_weights, training, activated)
+        if rest is None:
+            return mixed
+        return channel_shuffle(tf.concat([mixed, self.bypass(rest)], axis=-1), self.partial_channels)
+
+    def mix(self, x, op_weights, training=None, activated=None):
+        """The weighted sum of the ops on `x`, the first C/K channels."""
         mixed = None
         for column, op in zip(self._op_columns, self.candidate_ops):
             y = _weighted_op(op, x, op_weights[column], training, activated)
             mixed = y if mixed is None else mixed + y
         if mixed is None:  # only `none` is left on this edge
             mixed = tf.zeros_like(x[:, :: self.stride, :: self.stride, :])
-        if self.partial_channels == 1:
-            return mixed
-        if self.stride == 2:
-            bypass = tf.nn.max_pool2d(bypass, 2, 2, "VALID")
-        return channel_shuffle(tf.concat([mixed, bypass], axis=-1), self.partial_channels)
+        return mixed
+
+    def bypass(self, rest):
+        """The channels that skip the ops (2x2 max-pooled on stride-2 edges)."""
+        return tf.nn.max_pool2d(rest, 2, 2, "VALID") if self.stride == 2 else rest
 
     def compute_output_shape(self, input_shape):
         def reduce(d):

@@ -99,3 +99,40 @@ def test_tflite_float32_matches_keras_within_1e4(trained_digits_model):
     model, images = trained_digits_model
     outputs = run_tflite(to_tflite(model), images[:50])
     np.testing.assert_allclose(outputs, model.predict(images[:50], verbose=0), atol=1e-4)
+
+
+@pytest.mark.parametrize("space", ["nas-bench-201", "darts"])
+def test_inherit_supernet_weights(space):
+    import keras_drnas as kd
+    from keras_drnas.derived import inherit_supernet_weights
+
+    supernet = kd.nas_bench_201(C=4, N=1, seed=0) if space == "nas-bench-201" else kd.darts(C=4, layers=3, seed=0)
+    supernet(tf.random.normal((2, 8, 8, 3)))
+    genotype = supernet.genotype()
+    model = build_network(genotype, C=4, N=1, layers_count=3, input_shape=(8, 8, 3)).model
+    copied, total = inherit_supernet_weights(model, supernet, genotype)
+    assert copied > total // 2
+    op, src = genotype.normal[0]
+    if space == "nas-bench-201":
+        target = model.get_layer(f"cell_0_0_edge_1_0_{op}") if op not in ("none", "skip_connect") else None
+        source_edge = supernet.cells()[0].edges[0]
+    else:
+        target = model.get_layer(f"cell_0_node_2_0_{op}")
+        source_edge = supernet.cells()[0].edges[supernet.space.edges.index((2, src))]
+    if target is not None and target.weights:
+        source = [o for o in source_edge.candidate_ops if o.name == op][0]
+        np.testing.assert_array_equal(target.weights[0].numpy(), source.weights[0].numpy())
+    np.testing.assert_array_equal(model.get_layer("classifier").kernel.numpy(), supernet.classifier.kernel.numpy())
+
+
+def test_flop_count_matches_hand_count():
+    from keras_drnas.derived import count_flops
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)(inputs)
+    x = keras.layers.SeparableConv2D(6, 3, strides=2, padding="same", use_bias=False)(x)
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x))
+    expected = 8 * 8 * 3 * 3 * 3 * 4 + 4 * 4 * 3 * 3 * 4 + 4 * 4 * 4 * 6 + 6 * 10
+    assert count_flops(keras.Model(inputs, outputs)) == expected
+    cifar = darts_network(DRNAS_CIFAR10, C=36, layers_count=20).model
+    assert 400e6 < count_flops(cifar) < 800e6

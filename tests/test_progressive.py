@@ -10,7 +10,7 @@ import tensorflow as tf
 
 import keras_drnas as kd
 from keras_drnas import mixed_op
-from keras_drnas.callbacks import GenotypeLogger, ProgressiveLearning, Stage
+from keras_drnas.callbacks import ExportDerived, GenotypeLogger, ProgressiveLearning, Stage
 from keras_drnas.data import search_pairs
 from keras_drnas.search_model import SearchModel, default_arch_optimizer, default_weight_optimizer
 from keras_drnas.widening import net2net_mapping, take, widen_weights
@@ -83,8 +83,10 @@ def test_two_stage_search_in_one_fit_call(tmp_path):
                 eta_before["step"] = int(search.optimizer.iterations.numpy())
                 eta_before["arch_m"] = [v.numpy().copy() for v in search.arch_optimizer.variables]
 
+    export = ExportDerived(str(tmp_path / "export"), dict(C=8, N=1, num_classes=4, input_shape=(8, 8, 3)),
+                           inherit_weights=True, progressive=progressive)
     history = search.fit(pairs, epochs=6, verbose=0,
-                         callbacks=[progressive, Snapshot(), GenotypeLogger(str(log), str(tmp_path / "tb"))])
+                         callbacks=[progressive, Snapshot(), GenotypeLogger(str(log), str(tmp_path / "tb")), export])
     net = search.model
     assert net.partial_channels == 2
     assert all(e.partial_channels == 2 and len(e.candidate_ops) <= 3 for c in net.cells() for e in c.edges)
@@ -101,6 +103,12 @@ def test_two_stage_search_in_one_fit_call(tmp_path):
     lines = log.read_text().splitlines()
     assert len(lines) == 6 and '"genotype"' in lines[-1]
     assert any(f.startswith("events") for f in os.listdir(tmp_path / "tb" / "architecture"))
+    for folder in ("export/stage_0", "export/stage_1", "export"):
+        derived = keras.models.load_model(tmp_path / folder / "derived.keras")  # no custom objects
+        assert derived(tf.zeros((1, 8, 8, 3))).shape == (1, 4)
+        assert kd.Genotype.load(tmp_path / folder / "genotype.json").space == "nas-bench-201"
+    final = kd.Genotype.load(tmp_path / "export" / "genotype.json")
+    assert final == search.genotype()
 
 
 def test_stage_validation():
