@@ -36,8 +36,9 @@ def main():
     parser.add_argument("--darts-C", type=int, default=36)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-darts", action="store_true")
+    parser.add_argument("--skip-nb201", action="store_true")
     args = parser.parse_args()
-    configs = [
+    configs = [] if args.skip_nb201 else [
         ("NB201 C=16 N=5, K=1, 5 ops (plain search)", ["--K", "1"]),
         ("NB201 C=16 N=5, stage 1: K=4, 5 ops", ["--K", "4"]),
         ("NB201 C=16 N=5, stage 2: K=2, 3 ops", ["--K", "2", "--ops-kept", "3"]),

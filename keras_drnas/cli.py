@@ -14,8 +14,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _search_parser(parser):
-    parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "nb201", "darts"])
+def _data_args(parser):
     parser.add_argument(
         "--dataset", default="digits",
         choices=["digits", "cifar10", "cifar100", "imagenet16-120", "imagenet"],
@@ -26,6 +25,12 @@ def _search_parser(parser):
     parser.add_argument("--tfds-dir", help="tensorflow-datasets data directory")
     parser.add_argument("--download", action="store_true", help="let tensorflow-datasets download the data")
     parser.add_argument("--max-images", type=int, help="use at most this many training images (quick runs)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _search_parser(parser):
+    parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "nb201", "darts"])
+    _data_args(parser)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--C", type=int, default=16, help="initial channels")
@@ -49,7 +54,6 @@ def _search_parser(parser):
                         help="progressive: epochs without architecture steps at the start of each stage "
                         "(the reference code uses 10)")
     parser.add_argument("--tensorboard", help="TensorBoard log directory (metrics, entropy, concentrations, genotype)")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="runs/search")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
 
@@ -181,17 +185,12 @@ def _network_args(parser):
 
 def _retrain_parser(parser):
     parser.add_argument("--genotype", required=True, help="genotype JSON written by search")
-    parser.add_argument("--dataset", default="digits", choices=["digits", "cifar10", "cifar100", "imagenet16-120"])
-    parser.add_argument("--data-dir")
-    parser.add_argument("--tfds-dir")
-    parser.add_argument("--download", action="store_true")
-    parser.add_argument("--max-images", type=int)
+    _data_args(parser)
     parser.add_argument("--C", type=int, default=16)
     parser.add_argument("--N", type=int, default=5)
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--stem", default="cifar", choices=["cifar", "imagenet"])
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="runs/retrain")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     _network_args(parser)
@@ -249,13 +248,8 @@ def run_retrain(args, search_data=None):
 
 def _export_parser(parser):
     parser.add_argument("--model", required=True, help="a .keras file written by retrain")
-    parser.add_argument("--dataset", default="digits", choices=["digits", "cifar10", "cifar100", "imagenet16-120"])
-    parser.add_argument("--data-dir")
-    parser.add_argument("--tfds-dir")
-    parser.add_argument("--download", action="store_true")
-    parser.add_argument("--max-images", type=int)
+    _data_args(parser)
     parser.add_argument("--check-images", type=int, default=200, help="images for calibration and agreement checks")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="runs/export")
 
 

@@ -134,6 +134,7 @@ def image_folder_search_data(directory, image_size=None, seed=0, max_images=None
 
     if not os.path.isdir(directory):
         raise DataError(f"--data-dir {directory} does not exist or is not a folder.")
+    name = os.path.basename(os.path.normpath(directory))
     test_dir = None
     if os.path.isdir(os.path.join(directory, "train")):
         test_dir = os.path.join(directory, "test")
@@ -171,7 +172,7 @@ def image_folder_search_data(directory, image_size=None, seed=0, max_images=None
 
     return SearchData(
         cached(train), cached(validation), len(classes), tuple(image_size) + (3,),
-        os.path.basename(os.path.normpath(directory)), test=test.map(to_unit) if test is not None else None,
+        name, test=test.map(to_unit) if test is not None else None,
     )
 
 
