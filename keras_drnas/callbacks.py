@@ -97,8 +97,10 @@ class ProgressiveLearning(keras.callbacks.Callback):
         supernet = getattr(self.model, "model", None)
         if not hasattr(supernet, "widen"):
             raise ValueError("ProgressiveLearning needs a SearchModel around a supernet (nas_bench_201, darts).")
+        if self.current is not None:  # resumed: the supernet is already in this stage
+            return
         first = self.stages[0]
-        if self.current is None and supernet.partial_channels != first.partial_channels:
+        if supernet.partial_channels != first.partial_channels:
             raise ValueError(
                 f"The supernet was built with K={supernet.partial_channels} but the first stage "
                 f"uses K={first.partial_channels}; build it with K={first.partial_channels}."
@@ -112,7 +114,6 @@ class ProgressiveLearning(keras.callbacks.Callback):
         while self.current < index:
             self.current += 1
             self._apply(self.stages[self.current], widen=True)
-        self.model.stage_start_epoch = start
         self.model.set_arch_enabled(epoch - start >= self.arch_warmup_epochs)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -123,11 +124,10 @@ class ProgressiveLearning(keras.callbacks.Callback):
     def _apply(self, stage, widen):
         search = self.model
         supernet = search.model
-        num_ops = supernet.space.num_ops
         pruned = stage.ops_kept < max(sum(row) for d in supernet.distributions().values() for row in d.op_mask)
         widened = []
         with search.distribute_strategy.scope():
-            if stage.ops_kept < num_ops and pruned:
+            if pruned:
                 supernet.prune(stage.ops_kept)
             if widen and stage.partial_channels != supernet.partial_channels:
                 seed = None if self.seed is None else self.seed + self.current
@@ -237,3 +237,78 @@ class ExportDerived(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self.export(self.output_dir)
 
+
+
+class SearchCheckpoint(keras.callbacks.Callback):
+    """Saves everything a search needs to continue exactly, after every epoch.
+
+    `directory/search.weights.h5` holds the network, eta, BN statistics and
+    both optimizers; `directory/state.json` the epochs done, the supernet's
+    config (its current pruning masks and K), the progressive stage, the
+    samplers' seed states and the genotype history. Both are written to a
+    temporary file and renamed, so an interrupted write never spoils the
+    previous checkpoint. Resume with `restore`, then fit from
+    `initial_epoch=state["epoch"]` on a `search_pairs(..., epochs=...)` stream.
+
+    Args:
+        directory: where the checkpoint lives.
+        progressive: the run's `ProgressiveLearning` callback, if any.
+        history: the per-epoch logs of the run so far (`state["history"]`
+            when resuming); `self.history` holds them all afterwards.
+    """
+
+    WEIGHTS = "search.weights.h5"
+    STATE = "state.json"
+
+    def __init__(self, directory, progressive=None, history=None):
+        super().__init__()
+        self.directory = directory
+        self.progressive = progressive
+        self.history = {k: list(v) for k, v in (history or {}).items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        from keras_drnas.genotype import atomic_write_text
+
+        os.makedirs(self.directory, exist_ok=True)
+        search = self.model
+        tmp = os.path.join(self.directory, ".tmp." + self.WEIGHTS)
+        search.save_weights(tmp)
+        os.replace(tmp, os.path.join(self.directory, self.WEIGHTS))
+        state = {
+            "epoch": epoch + 1,
+            "supernet": keras.saving.serialize_keras_object(search.model),
+            "stage": None if self.progressive is None else self.progressive.current,
+            "seed_states": [keras.ops.convert_to_numpy(d.seed_generator.state).tolist() for d in search.distributions],
+            "genotype_history": [g.to_dict() for g in search.genotype_history],
+            "history": self.history,
+        }
+        atomic_write_text(os.path.join(self.directory, self.STATE), json.dumps(state))
+
+    @classmethod
+    def load_state(cls, directory):
+        """The saved state, or None when there is no complete checkpoint."""
+        state_path = os.path.join(directory, cls.STATE)
+        if not (os.path.isfile(state_path) and os.path.isfile(os.path.join(directory, cls.WEIGHTS))):
+            return None
+        with open(state_path, encoding="utf-8") as f:
+            return json.load(f)
+
+    @classmethod
+    def supernet_from(cls, state):
+        """Rebuilds the supernet as it was (pruned, widened) when saved."""
+        return keras.saving.deserialize_keras_object(state["supernet"])
+
+    @classmethod
+    def restore(cls, search, directory, state, progressive=None):
+        """Loads weights, optimizer states and sampler seeds into a compiled,
+        built `SearchModel` around `supernet_from(state)`."""
+        from keras_drnas.genotype import Genotype
+
+        search.load_weights(os.path.join(directory, cls.WEIGHTS))
+        for distribution, seed_state in zip(search.distributions, state["seed_states"]):
+            distribution.seed_generator.state.assign(seed_state)
+        search.genotype_history = [Genotype.from_dict(g) for g in state["genotype_history"]]
+        if progressive is not None and state["stage"] is not None:
+            progressive.current = state["stage"]

@@ -54,6 +54,8 @@ def _search_parser(parser):
                         help="progressive: epochs without architecture steps at the start of each stage "
                         "(the reference code uses 10)")
     parser.add_argument("--tensorboard", help="TensorBoard log directory (metrics, entropy, concentrations, genotype)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the search checkpointed in OUTPUT_DIR/checkpoint after every epoch")
     parser.add_argument("--output-dir", default="runs/search")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
 
@@ -101,15 +103,27 @@ def run_search(args):
     from keras_drnas.genotype import atomic_write_text
     from keras_drnas.search_model import SEARCH_DEFAULTS, SearchModel, default_arch_optimizer, default_weight_optimizer
 
-    from keras_drnas.callbacks import GenotypeLogger, ProgressiveLearning
+    from keras_drnas.callbacks import GenotypeLogger, ProgressiveLearning, SearchCheckpoint
 
+    checkpoint_dir = os.path.join(args.output_dir, "checkpoint")
+    state = SearchCheckpoint.load_state(checkpoint_dir)
+    if state and not args.resume:
+        raise ValueError(
+            f"{args.output_dir} holds a search checkpoint after epoch {state['epoch']}. Pass --resume to "
+            "continue it, or choose another --output-dir (nothing is overwritten)."
+        )
+    if args.resume and not state:
+        raise ValueError(f"--resume: there is no complete checkpoint in {checkpoint_dir}.")
+    initial_epoch = state["epoch"] if state else 0
+    if state:  # the data order and samples of the remaining epochs depend on the seed
+        args.seed = state["supernet"]["config"]["seed"]
     keras.utils.set_random_seed(args.seed)
     tf.config.experimental.enable_op_determinism()
-    callbacks = []
+    callbacks, progressive = [], None
     if args.progressive:
-        stages = progressive_stages(args)
-        args.K, args.epochs = stages[0].partial_channels, sum(s.epochs for s in stages)
-        callbacks.append(ProgressiveLearning(stages, args.stage_warmup_epochs, seed=args.seed))
+        progressive = ProgressiveLearning(progressive_stages(args), args.stage_warmup_epochs, seed=args.seed)
+        args.K, args.epochs = progressive.stages[0].partial_channels, progressive.total_epochs
+        callbacks.append(progressive)
     os.makedirs(args.output_dir, exist_ok=True)
     callbacks.append(GenotypeLogger(os.path.join(args.output_dir, "genotypes.jsonl"), args.tensorboard))
     if args.tensorboard:
@@ -119,9 +133,10 @@ def run_search(args):
     mean, std = data.channel_stats(search_data.train)
     pairs = data.search_pairs(
         search_data.train, search_data.validation, args.batch_size, search_data.num_classes,
-        augment=augment, mean=mean, std=std, seed=args.seed,
+        augment=augment, mean=mean, std=std, seed=args.seed, epochs=args.epochs, initial_epoch=initial_epoch,
     )
-    supernet = build_supernet(args, search_data.num_classes)
+    steps = int(pairs.cardinality()) // max(1, args.epochs - initial_epoch)
+    supernet = SearchCheckpoint.supernet_from(state) if state else build_supernet(args, search_data.num_classes)
     search = SearchModel(supernet, anchor=args.anchor, anchor_strength=args.anchor_strength,
                          arch_warmup_epochs=args.arch_warmup_epochs)
     defaults = SEARCH_DEFAULTS[supernet.space.name]
@@ -130,10 +145,17 @@ def run_search(args):
         arch_optimizer=default_arch_optimizer(args.arch_lr or defaults["arch_lr"]),
         metrics=["accuracy"],
     )
+    search.build_for(pairs)
+    if state:
+        SearchCheckpoint.restore(search, checkpoint_dir, state, progressive)
+    checkpoint = SearchCheckpoint(checkpoint_dir, progressive, history=state["history"] if state else None)
+    callbacks.append(checkpoint)
+    resumed = f", resuming after epoch {initial_epoch}" if state else ""
     print(f"Searching the {supernet.space.name} space on {search_data.name} "
-          f"({search_data.image_shape}, {search_data.num_classes} classes) for {args.epochs} epochs")
+          f"({search_data.image_shape}, {search_data.num_classes} classes) for {args.epochs} epochs{resumed}")
     start = time.perf_counter()
-    history = search.fit(pairs, epochs=args.epochs, verbose=args.verbose, callbacks=callbacks)
+    search.fit(pairs, epochs=args.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+               verbose=args.verbose, callbacks=callbacks)
     seconds = time.perf_counter() - start
     genotype = search.genotype()
 
@@ -147,8 +169,8 @@ def run_search(args):
     record = {
         "args": vars(args),
         "search_seconds": round(seconds, 1),
-        "seconds_per_epoch": round(seconds / max(1, args.epochs), 2),
-        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "seconds_per_epoch": round(seconds / max(1, args.epochs - initial_epoch), 2),
+        "history": checkpoint.history,
         "genotypes": [g.to_dict() for g in search.genotype_history],
         "normalization": {"mean": [float(m) for m in mean], "std": [float(s) for s in std]},
         "image_shape": list(search_data.image_shape),

@@ -247,7 +247,7 @@ def tfds_search_data(name, data_dir=None, download=False, seed=0, image_size=Non
             tf.cast(ex["label"], tf.int32),
         )
         train = builder.as_dataset(split="train[:10%]", shuffle_files=True)
-        validation = builder.as_dataset(split="train[90%:92%]+train[92%:92.5%]", shuffle_files=True)
+        validation = builder.as_dataset(split="train[90%:92.5%]", shuffle_files=True)
     else:
         train = builder.as_dataset(split="train[:50%]")
         validation = builder.as_dataset(split="train[50%:]")
@@ -320,7 +320,8 @@ def _count(dataset):
     return sum(1 for _ in dataset)
 
 
-def prepare(dataset, batch_size, mean, std, augment, shuffle, seed, num_classes, drop_remainder=True):
+def prepare(dataset, batch_size, mean, std, augment, shuffle, seed, num_classes, drop_remainder=True,
+            reshuffle=True):
     """Shuffles, augments, normalizes and batches one half, with checks
     that name the problem if the data is broken at run time."""
     mean = tf.constant(mean, tf.float32)
@@ -343,7 +344,8 @@ def prepare(dataset, batch_size, mean, std, augment, shuffle, seed, num_classes,
             return tf.identity(x), tf.identity(y)
 
     if shuffle:
-        dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+        # reshuffle=False when the seed is already an epoch's own seed.
+        dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=reshuffle)
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
     dataset = tf.data.Dataset.zip((dataset, seeds)).map(transform, num_parallel_calls=AUTOTUNE)
     # Search uses full batches only: a fixed shape keeps one compiled step.
@@ -351,7 +353,7 @@ def prepare(dataset, batch_size, mean, std, augment, shuffle, seed, num_classes,
 
 
 def search_pairs(train, validation, batch_size=64, num_classes=None, augment=False,
-                 mean=None, std=None, seed=None):
+                 mean=None, std=None, seed=None, epochs=None, initial_epoch=0):
     """Zips two halves into `((x_train, y_train), (x_val, y_val))` batches.
 
     Args:
@@ -362,10 +364,16 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
         num_classes: label range to check (default: from the NumPy labels).
         augment: random crop (padding 4) and horizontal flip.
         mean, std: per-channel normalization (default: from `train`).
-        seed: shuffling seed.
+        seed: shuffling and augmentation seed.
+        epochs, initial_epoch: if `epochs` is given, a stream of the epochs
+            `initial_epoch..epochs-1` whose order and augmentation depend on
+            (seed, epoch) only, so a resumed search sees exactly the batches
+            the interrupted one would have; fit it with
+            `steps_per_epoch=pairs_per_epoch(...)`.
 
     Returns:
-        A `tf.data.Dataset`, one epoch long (the shorter half decides).
+        A `tf.data.Dataset`, one epoch long (the shorter half decides), or
+        the epoch stream.
 
     Example:
     >>> (xt, yt), (xv, yv) = split_half(*load_digits())
@@ -402,11 +410,36 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
         )
     if mean is None or std is None:
         mean, std = channel_stats(halves["train"])
-    sides = [
-        prepare(d, batch_size, mean, std, augment, True, None if seed is None else seed + i, num_classes)
-        for i, d in enumerate(halves.values())
-    ]
-    return tf.data.Dataset.zip(tuple(sides)).prefetch(AUTOTUNE)
+    if epochs is None:
+        sides = [
+            prepare(d, batch_size, mean, std, augment, True, None if seed is None else seed + i, num_classes)
+            for i, d in enumerate(halves.values())
+        ]
+        return tf.data.Dataset.zip(tuple(sides)).prefetch(AUTOTUNE)
+    base = 0 if seed is None else int(seed)
+
+    def one_epoch(epoch):
+        # Python-int seeds per epoch: tf.data mixes tensor seeds badly with a global seed of 0.
+        sides = [
+            prepare(d, batch_size, mean, std, augment, True, (base * 1_000_003 + epoch) * 2 + i, num_classes,
+                    reshuffle=False)
+            for i, d in enumerate(halves.values())
+        ]
+        return tf.data.Dataset.zip(tuple(sides))
+
+    steps = pairs_per_epoch(_count(halves["train"]), _count(halves["validation"]), batch_size)
+    stream = None
+    for epoch in range(initial_epoch, epochs):
+        stream = one_epoch(epoch) if stream is None else stream.concatenate(one_epoch(epoch))
+    if stream is None:
+        raise DataError(f"No epochs left: initial_epoch={initial_epoch} is not below epochs={epochs}.")
+    stream = stream.apply(tf.data.experimental.assert_cardinality(steps * (epochs - initial_epoch)))
+    return stream.prefetch(AUTOTUNE)
+
+
+def pairs_per_epoch(train_examples, validation_examples, batch_size):
+    """Search steps per epoch: full batches of the shorter half."""
+    return min(train_examples, validation_examples) // batch_size
 
 
 def eval_batches(data, batch_size, mean, std, num_classes):

@@ -241,9 +241,9 @@ class SearchModel(keras.Model):
             loss, logits = self._arch_step(x_val, y_val)
             self.arch_loss_tracker.update_state(loss * self._replicas(), sample_weight=batch)
             self.arch_accuracy_tracker.update_state(_accuracy(y_val, logits), sample_weight=batch)
-            # Run the steps one after the other: overlapping them would hold
-            # the activations of both forward passes in memory at once.
-            with tf.control_dependencies([loss]):
+            # Start the weight step only once the arch update is done:
+            # overlapping the steps would hold both passes' activations at once.
+            with tf.control_dependencies([self.arch_optimizer.iterations.value]):
                 x_train = tf.identity(x_train)
         loss, logits = self._weight_step(x_train, y_train)
         self._loss_tracker.update_state(loss * self._replicas(), sample_weight=tf.shape(x_train)[0])
@@ -291,22 +291,27 @@ class SearchModel(keras.Model):
                 "SearchModel.fit takes one dataset of ((x_train, y_train), (x_val, y_val)) "
                 "batches, not x and y; use keras_drnas.data.search_pairs."
             )
-        with self.distribute_strategy.scope():  # variables made here must be mirrored
-            self._build_for(x)
+        self.build_for(x)
         steps = steps_per_epoch or _cardinality(x)
         schedule = getattr(self.optimizer, "_learning_rate", None)
         if steps and isinstance(schedule, keras.optimizers.schedules.CosineDecay):
             schedule.decay_steps = max(1, int(steps) * int(epochs))
         callbacks = list(callbacks or [])
         managed = any(hasattr(c, "stage_of") for c in callbacks)  # ProgressiveLearning
-        callbacks += [_ArchWarmup(self.arch_warmup_epochs, managed), _GenotypeLog()]
-        with self.distribute_strategy.scope():
-            self.build_optimizers()
+        # The genotype is recorded first, so checkpoints and loggers see it.
+        callbacks = [_GenotypeLog()] + callbacks + [_ArchWarmup(self.arch_warmup_epochs, managed)]
         kwargs.setdefault("shuffle", False)  # search_pairs already shuffles
         return super().fit(
             x, epochs=epochs, callbacks=callbacks, steps_per_epoch=steps_per_epoch,
             initial_epoch=initial_epoch, **kwargs
         )
+
+    def build_for(self, dataset):
+        """Builds the model for `dataset`'s images and both optimizers (in
+        the strategy scope), e.g. before `load_weights` when resuming."""
+        with self.distribute_strategy.scope():  # variables made here must be mirrored
+            self._build_for(dataset)
+            self.build_optimizers()
 
     def _build_for(self, dataset):
         """Builds the wrapped model for the images of `dataset` (or checks

@@ -73,7 +73,7 @@ def test_two_stage_search_in_one_fit_call(tmp_path):
     pairs = _pairs()
     log = tmp_path / "genotypes.jsonl"
     progressive = ProgressiveLearning([Stage(3, 4, 5), Stage(3, 2, 3)], seed=0)
-    search._build_for(pairs)
+    search.build_for(pairs)
     eta_before = {}
 
     class Snapshot(keras.callbacks.Callback):

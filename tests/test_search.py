@@ -41,7 +41,7 @@ def test_each_step_moves_only_its_own_variables(frozen):
                       arch_lr=0.0 if frozen == "arch" else 3e-3,
                       weight_decay=0.0 if frozen == "weights" else 3e-4)
     pairs = tiny_pairs()
-    search._build_for(pairs)
+    search.build_for(pairs)
     weights, arch = search.weight_variables, search.architecture_variables
     assert {id(v) for v in weights}.isdisjoint({id(v) for v in arch})
     w0, a0 = snapshot(weights), snapshot(arch)
@@ -65,7 +65,7 @@ def test_anchor_gradient_is_lambda_times_eta():
 def test_arch_warmup_holds_architecture():
     search = compiled(kd.nas_bench_201(C=4, N=1, seed=0), arch_warmup_epochs=1)
     pairs = tiny_pairs()
-    search._build_for(pairs)
+    search.build_for(pairs)
     a0 = snapshot(search.architecture_variables)
     search.fit(pairs, epochs=1, verbose=0)
     assert not changed(a0, search.architecture_variables)
@@ -176,6 +176,15 @@ def test_cli_search_on_an_image_folder(tmp_path, capsys):
     assert len(record["history"]["loss"]) == 2
     beta = json.loads((out / "concentrations.json").read_text())["normal"]["beta"]
     assert np.array(beta).shape == (6, 5)
+    # A checkpoint is never overwritten by accident; --resume continues it.
+    args = ["search", "--data-dir", str(tmp_path / "images"), "--C", "4", "--N", "1", "--batch-size", "8",
+            "--output-dir", str(out), "--verbose", "0"]
+    assert main(args + ["--epochs", "3"]) == 2
+    assert "holds a search checkpoint after epoch 2" in capsys.readouterr().err
+    assert main(args + ["--epochs", "3", "--resume"]) == 0
+    assert "resuming after epoch 2" in capsys.readouterr().out
+    record = json.loads((out / "history.json").read_text())
+    assert len(record["history"]["loss"]) == 3 and len(record["genotypes"]) == 3
 
 
 def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
@@ -187,3 +196,81 @@ def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
     assert main(["search", "--dataset", "cifar10", "--tfds-dir", str(tmp_path / "tfds")]) == 2
     assert "--data-dir" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "tfds" / "downloads")
+
+
+def _resumable_run(tmp_path, epochs, stop_after=None, progressive=False):
+    """A search of `epochs` epochs, optionally stopped after `stop_after` and
+    resumed from its checkpoint in a fresh Keras session."""
+    from keras_drnas.callbacks import ProgressiveLearning, SearchCheckpoint, Stage
+
+    rng = np.random.default_rng(0)
+    x = rng.random((96, 8, 8, 3)).astype("float32")
+    y = (x[..., 0].mean(axis=(1, 2)) > 0.5).astype("int32")
+    directory = str(tmp_path / "checkpoint")
+
+    def session(initial_epoch, last_epoch, state=None):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(123)  # as the CLI does with --seed, which a checkpoint keeps
+        tf.config.experimental.enable_op_determinism()
+        stages = ProgressiveLearning([Stage(2, 2, 5), Stage(2, 1, 3)], seed=0) if progressive else None
+        supernet = (SearchCheckpointed.supernet_from(state) if state
+                    else kd.nas_bench_201(C=4, N=1, num_classes=2, K=2 if progressive else 1, seed=0))
+        search = compiled(supernet)
+        pairs = search_pairs((x[:48], y[:48]), (x[48:], y[48:]), 16, 2, seed=0,
+                             epochs=epochs, initial_epoch=initial_epoch)
+        search.build_for(pairs)
+        if state:
+            SearchCheckpointed.restore(search, directory, state, stages)
+        callbacks = ([stages] if stages else []) + [SearchCheckpoint(directory, stages), Interrupt(last_epoch)]
+        search.fit(pairs, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=3, verbose=0,
+                   callbacks=callbacks)
+        return search
+
+    class Interrupt(keras.callbacks.Callback):
+        """Stops the run after an epoch, as a crash right after a checkpoint would."""
+
+        def __init__(self, last_epoch):
+            super().__init__()
+            self.last_epoch = last_epoch
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == self.last_epoch:
+                self.model.stop_training = True
+
+    SearchCheckpointed = SearchCheckpoint
+    if stop_after is None:
+        search = session(0, epochs)
+    else:
+        session(0, stop_after)
+        state = SearchCheckpoint.load_state(directory)
+        assert state["epoch"] == stop_after
+        search = session(stop_after, epochs, state)
+    return search
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_resumed_search_continues_exactly(tmp_path, progressive):
+    straight = _resumable_run(tmp_path / "a", 4, progressive=progressive)
+    resumed = _resumable_run(tmp_path / "b", 4, stop_after=3 if progressive else 2, progressive=progressive)
+    assert resumed.genotype() == straight.genotype()
+    assert len(resumed.genotype_history) == 4
+    assert resumed.optimizer.iterations.numpy() == straight.optimizer.iterations.numpy() == 12
+    for a, b in zip(straight.model.weights, resumed.model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+
+def test_tfds_path_with_mock_data(monkeypatch):
+    import tensorflow_datasets as tfds
+
+    from keras_drnas.data import tfds_search_data
+
+    # mock_data replaces reading the prepared files; is_prepared stands in for them.
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
+    with tfds.testing.mock_data(num_examples=400):
+        data = tfds_search_data("imagenet16-120", data_dir="/nonexistent")
+        images = list(data.train.take(8).as_numpy_iterator())
+    assert data.num_classes == 120 and data.image_shape == (16, 16, 3)
+    assert all(x.shape == (16, 16, 3) and 0.0 <= x.min() and x.max() <= 1.0 and 0 <= y < 120 for x, y in images)
+    pairs = search_pairs(data.train, data.validation, 4, data.num_classes, seed=0)
+    (xt, yt), (xv, yv) = next(iter(pairs))
+    assert xt.shape == (4, 16, 16, 3) and xv.shape == (4, 16, 16, 3)
