@@ -275,3 +275,19 @@ def test_tfds_path_with_mock_data(monkeypatch):
     pairs = search_pairs(data.train, data.validation, 4, data.num_classes, seed=0)
     (xt, yt), (xv, yv) = next(iter(pairs))
     assert xt.shape == (4, 16, 16, 3) and xv.shape == (4, 16, 16, 3)
+
+
+def test_mixed_precision_search_step_keeps_float32_architecture():
+    """The GPU recipe (a mixed policy) on the CPU: bfloat16 compute, float32 eta and logits."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        search = compiled(kd.nas_bench_201(C=4, N=1, K=2, seed=0))
+        history = search.fit(tiny_pairs(), epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0]) and np.isfinite(history.history["arch_loss"][0])
+        eta = search.architecture_variables[0]
+        assert eta.dtype == "float32" and np.all(np.isfinite(eta.numpy()))
+        assert search.model.classifier.compute_dtype == "float32"
+        conv = [l for l in search.model._flatten_layers() if isinstance(l, keras.layers.Conv2D)][0]
+        assert conv.compute_dtype == "bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
