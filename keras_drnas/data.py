@@ -440,10 +440,3 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
 def pairs_per_epoch(train_examples, validation_examples, batch_size):
     """Search steps per epoch: full batches of the shorter half."""
     return min(train_examples, validation_examples) // batch_size
-
-
-def eval_batches(data, batch_size, mean, std, num_classes):
-    """Batches (x, y) for `evaluate`: normalized, no augmentation."""
-    dataset = as_dataset(data, "evaluation data", num_classes)
-    batches = prepare(dataset, batch_size, mean, std, False, False, None, num_classes, drop_remainder=False)
-    return batches.prefetch(AUTOTUNE)
