@@ -5,7 +5,7 @@ The reference: the authors' PyTorch code, NAS-Bench-201 C=16 N=5 batch 64
 K=1, on a 2-core machine like this one: 3.70 s per iteration, 2,733 MB peak.
 
     python benchmarks/search_speed.py                      # NB201 C=16 N=5 K=1
-    python benchmarks/search_speed.py --space darts --C 16 --layers 8 --K 4
+    python benchmarks/search_speed.py --space darts --channels 16 --num-cells 8 --partial-channels 4
 """
 
 import argparse
@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_drnas as kd  # noqa: E402
-from keras_drnas.search_model import SearchModel  # noqa: E402
+from keras_drnas.search_strategy import SearchModel  # noqa: E402
 
 
 def peak_rss_mb():
@@ -30,18 +30,19 @@ def peak_rss_mb():
 
 
 def build(args):
+    common = dict(channels=args.channels, num_classes=10, partial_channels=args.partial_channels, seed=0)
     if args.space == "darts":
-        return kd.darts(C=args.C, layers=args.layers, num_classes=10, K=args.K, seed=0)
-    return kd.nas_bench_201(C=args.C, N=args.N, num_classes=10, K=args.K, seed=0)
+        return kd.DartsSupernet(num_cells=args.num_cells, **common)
+    return kd.NASBench201Supernet(cells_per_stage=args.cells_per_stage, **common)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "darts"])
-    parser.add_argument("--C", type=int, default=16)
-    parser.add_argument("--N", type=int, default=5)
-    parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--K", type=int, default=1)
+    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--cells-per-stage", type=int, default=5)
+    parser.add_argument("--num-cells", type=int, default=8)
+    parser.add_argument("--partial-channels", type=int, default=1)
     parser.add_argument("--ops-kept", type=int, help="prune to this many ops per edge first (a later stage)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--image-size", type=int, default=32)
@@ -90,7 +91,8 @@ def main():
         "peak_rss_mb": round(peak_rss_mb()),
         "peak_rss_mb_before_first_step": round(rss_before_training),
         "reference_pytorch": {"seconds_per_iteration": 3.70, "peak_rss_mb": 2733}
-        if args.space == "nas-bench-201" and (args.C, args.N, args.K, args.batch_size) == (16, 5, 1, 64)
+        if args.space == "nas-bench-201"
+        and (args.channels, args.cells_per_stage, args.partial_channels, args.batch_size) == (16, 5, 1, 64)
         else None,
     }
     print(json.dumps(result, indent=2))

@@ -1,20 +1,35 @@
-"""keras-drnas: Dirichlet Neural Architecture Search (DrNAS) for Keras 3."""
+"""keras-drnas: Dirichlet Neural Architecture Search (DrNAS) for Keras 3.
 
-from keras_drnas.cells import DrNASCell
-from keras_drnas.concentration import ArchitectureDistribution, concentration
-from keras_drnas.derived import DerivedNetwork, build_network, count_parameters, darts_network, nas_bench_201_network
-from keras_drnas.genotype import DRNAS_CIFAR10, DRNAS_IMAGENET, Genotype, GenotypeError, derive_genotype
-from keras_drnas.mixed_op import DirichletMixedOp, channel_shuffle
-from keras_drnas.ops import OP_NAMES, create_op
-from keras_drnas.search_model import SearchModel
-from keras_drnas.spaces import DARTS, NAS_BENCH_201, SearchSpace, get_space
-from keras_drnas.supernets import DartsSupernet, NASBench201Supernet, Supernet, darts, nas_bench_201
+The package is laid out by role: `search_space` (what can be chosen),
+`search_strategy` (how it is learnt), `derived_model` (what is shipped) and
+`data`. Users reach it through the names below and the namespaces
+`kd.layers`, `kd.callbacks`, `kd.presets` and `kd.data`.
+"""
+
+from keras_drnas import callbacks, data, layers, presets
+from keras_drnas.derived_model import (
+    DerivedNetwork,
+    RetrainRecipe,
+    build_network,
+    count_flops,
+    count_parameters,
+    export_all,
+    retrain,
+)
+from keras_drnas.search_space import DARTS, NAS_BENCH_201, Genotype, GenotypeError, SearchSpace, get_space
+from keras_drnas.search_strategy import (
+    ArchitectureDistribution,
+    DartsSupernet,
+    DirichletMixedOp,
+    DrNASCell,
+    NASBench201Supernet,
+    SearchModel,
+)
 
 __all__ = [
-    "ArchitectureDistribution", "DARTS", "DRNAS_CIFAR10", "DRNAS_IMAGENET", "DartsSupernet", "DerivedNetwork",
-    "DirichletMixedOp", "DrNASCell", "Genotype", "GenotypeError", "NASBench201Supernet", "NAS_BENCH_201",
-    "OP_NAMES", "SearchModel", "SearchSpace", "Supernet", "build_network", "channel_shuffle", "concentration",
-    "count_parameters", "create_op", "darts", "darts_network", "derive_genotype", "get_space", "nas_bench_201",
-    "nas_bench_201_network",
+    "ArchitectureDistribution", "DARTS", "DartsSupernet", "DerivedNetwork", "DirichletMixedOp", "DrNASCell",
+    "Genotype", "GenotypeError", "NASBench201Supernet", "NAS_BENCH_201", "RetrainRecipe", "SearchModel",
+    "SearchSpace", "build_network", "callbacks", "count_flops", "count_parameters", "data", "export_all",
+    "get_space", "layers", "presets", "retrain",
 ]
 __version__ = "0.1.0"

@@ -1,13 +1,18 @@
-"""`keras-drnas`: search from the command line.
+"""`keras-drnas`: search, retrain and export from the command line.
 
     keras-drnas search                       # NB201 space on digits, ~1 minute
     keras-drnas search --space darts --data-dir cifar10-jpg --epochs 50
+
+A thin layer over the library: TensorFlow is imported only once a command
+runs, and errors caused by the user's input are printed with the library's
+argument names mapped to these flags, without a traceback.
 """
 
 import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 import time
 
@@ -33,22 +38,22 @@ def _search_parser(parser):
     _data_args(parser)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--C", type=int, default=16, help="initial channels")
-    parser.add_argument("--N", type=int, default=5, help="NB201: cells per stage")
-    parser.add_argument("--layers", type=int, default=8, help="DARTS: number of cells")
-    parser.add_argument("--K", type=int, default=1, help="partial-channel divisor")
-    parser.add_argument("--stem", default="cifar", choices=["cifar", "imagenet"], help="DARTS stem")
+    _network_shape_args(parser, num_cells=8)
+    parser.add_argument("--partial-channels", type=int, default=1,
+                        help="the paper's K: each edge mixes its ops on 1/K of the channels")
     parser.add_argument("--relaxation", default="dirichlet", choices=["dirichlet", "softmax"])
     parser.add_argument("--anchor", default="l2", choices=["l2", "kl"])
     parser.add_argument("--anchor-strength", type=float, default=1e-3, help="lambda")
     parser.add_argument("--arch-warmup-epochs", type=int, default=0)
-    parser.add_argument("--lr", type=float, help="weight learning rate (default: SPEC per space)")
-    parser.add_argument("--arch-lr", type=float, help="architecture learning rate (default: SPEC)")
+    parser.add_argument("--learning-rate", type=float,
+                        help="weight learning rate (default: the reference code's for the space)")
+    parser.add_argument("--arch-learning-rate", type=float,
+                        help="architecture learning rate (default: the reference code's for the space)")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="crop (padding 4) + flip; default on for photos, off for digits")
     parser.add_argument("--progressive", action="store_true",
                         help="search in stages: prune ops and widen partial channels between stages")
-    parser.add_argument("--stages", help="progressive stages as epochs:K:ops_kept,... "
+    parser.add_argument("--stages", help="progressive stages as epochs:partial_channels:ops_kept,... "
                         "(default per space: NB201 50:4:5,50:2:3; DARTS 25:6:7,25:4:4; ImageNet stem 25:6:7,25:3:4)")
     parser.add_argument("--stage-warmup-epochs", type=int, default=0,
                         help="progressive: epochs without architecture steps at the start of each stage "
@@ -60,8 +65,15 @@ def _search_parser(parser):
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
 
 
+def _network_shape_args(parser, num_cells):
+    parser.add_argument("--channels", type=int, default=16, help="C, the channels of the first cells")
+    parser.add_argument("--cells-per-stage", type=int, default=5, help="NAS-Bench-201: the paper's N")
+    parser.add_argument("--num-cells", type=int, default=num_cells, help="DARTS: cells in all")
+    parser.add_argument("--stem", default="cifar", choices=["cifar", "imagenet"], help="DARTS stem")
+
+
 def progressive_stages(args):
-    from keras_drnas.callbacks import DEFAULT_STAGES, Stage
+    from keras_drnas.search_strategy.progressive import DEFAULT_STAGES, Stage
 
     if args.stages:
         return [Stage.parse(text) for text in args.stages.split(",")]
@@ -85,12 +97,13 @@ def load_search_data(args):
 
 
 def build_supernet(args, num_classes):
-    import keras_drnas as kd
+    from keras_drnas.search_strategy import DartsSupernet, NASBench201Supernet
 
-    common = dict(num_classes=num_classes, K=args.K, relaxation=args.relaxation, seed=args.seed)
+    common = dict(channels=args.channels, num_classes=num_classes, partial_channels=args.partial_channels,
+                  relaxation=args.relaxation, seed=args.seed)
     if args.space == "darts":
-        return kd.darts(C=args.C, layers=args.layers, stem=args.stem, **common)
-    return kd.nas_bench_201(C=args.C, N=args.N, **common)
+        return DartsSupernet(num_cells=args.num_cells, stem=args.stem, **common)
+    return NASBench201Supernet(cells_per_stage=args.cells_per_stage, **common)
 
 
 def run_search(args):
@@ -100,20 +113,16 @@ def run_search(args):
     import tensorflow as tf
 
     from keras_drnas import data
-    from keras_drnas.genotype import atomic_write_text
-    from keras_drnas.search_model import SEARCH_DEFAULTS, SearchModel, default_arch_optimizer, default_weight_optimizer
-
-    from keras_drnas.callbacks import GenotypeLogger, ProgressiveLearning, SearchCheckpoint
+    from keras_drnas.search_strategy import GenotypeLogger, ProgressiveLearning, SearchCheckpoint, SearchModel
+    from keras_drnas.search_strategy.optimizers import (
+        default_arch_optimizer,
+        default_weight_optimizer,
+        search_defaults,
+    )
+    from keras_drnas.utils.files import atomic_write_text
 
     checkpoint_dir = os.path.join(args.output_dir, "checkpoint")
-    state = SearchCheckpoint.load_state(checkpoint_dir)
-    if state and not args.resume:
-        raise ValueError(
-            f"{args.output_dir} holds a search checkpoint after epoch {state['epoch']}. Pass --resume to "
-            "continue it, or choose another --output-dir (nothing is overwritten)."
-        )
-    if args.resume and not state:
-        raise ValueError(f"--resume: there is no complete checkpoint in {checkpoint_dir}.")
+    state = SearchCheckpoint.previous_state(checkpoint_dir, args.resume)
     initial_epoch = state["epoch"] if state else 0
     if state:  # the data order and samples of the remaining epochs depend on the seed
         args.seed = state["supernet"]["config"]["seed"]
@@ -122,7 +131,7 @@ def run_search(args):
     callbacks, progressive = [], None
     if args.progressive:
         progressive = ProgressiveLearning(progressive_stages(args), args.stage_warmup_epochs, seed=args.seed)
-        args.K, args.epochs = progressive.stages[0].partial_channels, progressive.total_epochs
+        args.partial_channels, args.epochs = progressive.stages[0].partial_channels, progressive.total_epochs
         callbacks.append(progressive)
     os.makedirs(args.output_dir, exist_ok=True)
     callbacks.append(GenotypeLogger(os.path.join(args.output_dir, "genotypes.jsonl"), args.tensorboard))
@@ -139,10 +148,11 @@ def run_search(args):
     supernet = SearchCheckpoint.supernet_from(state) if state else build_supernet(args, search_data.num_classes)
     search = SearchModel(supernet, anchor=args.anchor, anchor_strength=args.anchor_strength,
                          arch_warmup_epochs=args.arch_warmup_epochs)
-    defaults = SEARCH_DEFAULTS[supernet.space.name]
+    defaults = search_defaults(supernet.space.name)
+    min_learning_rate = defaults["min_learning_rate"] if args.learning_rate is None else 0.0
     search.compile(
-        optimizer=default_weight_optimizer(args.lr or defaults["lr"], defaults["min_lr"] if args.lr is None else 0.0),
-        arch_optimizer=default_arch_optimizer(args.arch_lr or defaults["arch_lr"]),
+        optimizer=default_weight_optimizer(args.learning_rate or defaults["learning_rate"], min_learning_rate),
+        arch_optimizer=default_arch_optimizer(args.arch_learning_rate or defaults["arch_learning_rate"]),
         metrics=["accuracy"],
     )
     search.build_for(pairs)
@@ -160,12 +170,8 @@ def run_search(args):
     genotype = search.genotype()
 
     genotype.save(os.path.join(args.output_dir, "genotype.json"))
-    concentrations = {
-        cell: {"op_names": list(supernet.space.op_names), "beta": beta.tolist(),
-               "op_mask": supernet.distributions()[cell].op_mask}
-        for cell, beta in supernet.concentrations().items()
-    }
-    atomic_write_text(os.path.join(args.output_dir, "concentrations.json"), json.dumps(concentrations, indent=1))
+    atomic_write_text(os.path.join(args.output_dir, "concentrations.json"),
+                      json.dumps(search.concentration_report(), indent=1))
     record = {
         "args": vars(args),
         "search_seconds": round(seconds, 1),
@@ -183,6 +189,39 @@ def run_search(args):
     return search, search_data
 
 
+# The library's argument names in error messages, as this command's flags.
+FLAGS = {
+    "directory": "--data-dir",
+    "data_dir": "--tfds-dir",
+    "download": "--download",
+    "resume": "--resume",
+    "batch_size": "--batch-size",
+    "partial_channels": "--partial-channels",
+    "channels": "--channels",
+    "cells_per_stage": "--cells-per-stage",
+    "num_cells": "--num-cells",
+}
+_ARGUMENT = re.compile(r"(?<![\w.])(" + "|".join(FLAGS) + r")=(True\b|\.\.\.)?")
+
+
+PHRASES = {
+    "read an ImageFolder tree with image_folder_search_data(directory=...)": "pass an ImageFolder tree with --data-dir",
+    "output directory": "--output-dir",
+}
+
+
+def as_flags(message):
+    """'Pass download=True or data_dir=...' -> 'Pass --download or --tfds-dir ...'."""
+    for phrase, replacement in PHRASES.items():
+        message = message.replace(phrase, replacement)
+
+    def flag(match):
+        value = match.group(2)
+        return FLAGS[match.group(1)] + ("" if value == "True" else " " + (value or ""))
+
+    return _ARGUMENT.sub(flag, message)
+
+
 def explain(error):
     """The user-facing message of an error caused by bad input, else None."""
     import tensorflow as tf
@@ -192,7 +231,7 @@ def explain(error):
         lines = [line for line in error.message.splitlines() if line.strip()]
         return lines[0] if lines else str(error)
     if isinstance(error, (ValueError, OSError)):
-        return str(error).strip()
+        return as_flags(str(error).strip())
     return None
 
 
@@ -202,16 +241,13 @@ def _network_args(parser):
     parser.add_argument("--cutout", type=int, default=0, help="cutout size (paper 16)")
     parser.add_argument("--retrain-epochs", type=int, default=30)
     parser.add_argument("--retrain-batch-size", type=int, default=64)
-    parser.add_argument("--retrain-lr", type=float, default=0.05)
+    parser.add_argument("--retrain-learning-rate", type=float, default=0.05)
 
 
 def _retrain_parser(parser):
     parser.add_argument("--genotype", required=True, help="genotype JSON written by search")
     _data_args(parser)
-    parser.add_argument("--C", type=int, default=16)
-    parser.add_argument("--N", type=int, default=5)
-    parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--stem", default="cifar", choices=["cifar", "imagenet"])
+    _network_shape_args(parser, num_cells=8)
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--output-dir", default="runs/retrain")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
@@ -224,9 +260,10 @@ def run_retrain(args, search_data=None):
     import keras
 
     from keras_drnas import data
-    from keras_drnas.derived import build_network, count_flops, count_parameters
-    from keras_drnas.genotype import Genotype, atomic_write_text
-    from keras_drnas.retrain import RetrainRecipe, retrain, test_accuracy
+    from keras_drnas.derived_model import RetrainRecipe, build_network, count_flops, count_parameters, retrain
+    from keras_drnas.derived_model.retrain import test_accuracy
+    from keras_drnas.search_space import Genotype
+    from keras_drnas.utils.files import atomic_write_text
 
     genotype = Genotype.load(args.genotype)  # fails before any model is built
     keras.utils.set_random_seed(args.seed)
@@ -234,13 +271,14 @@ def run_retrain(args, search_data=None):
     train = search_data.train.concatenate(search_data.validation)
     mean, std = data.channel_stats(train)
     network = build_network(
-        genotype, C=args.C, N=args.N, layers_count=args.layers, num_classes=search_data.num_classes,
+        genotype, channels=args.channels, cells_per_stage=args.cells_per_stage, num_cells=args.num_cells,
+        num_classes=search_data.num_classes,
         input_shape=search_data.image_shape, stem=args.stem, auxiliary=args.auxiliary,
         drop_path=args.drop_path or None, mean=mean, std=std,
     )
     augment = args.augment if args.augment is not None else search_data.name != "digits"
     recipe = RetrainRecipe.cpu(args.retrain_epochs, augment)
-    recipe = dataclasses.replace(recipe, batch_size=args.retrain_batch_size, lr=args.retrain_lr,
+    recipe = dataclasses.replace(recipe, batch_size=args.retrain_batch_size, learning_rate=args.retrain_learning_rate,
                                  cutout=args.cutout, drop_path=args.drop_path)
     print(f"Retraining the derived network ({count_parameters(network.model) / 1e6:.3f} M parameters, "
           f"{count_flops(network.model) / 1e6:.1f} M multiply-adds) "
@@ -280,8 +318,8 @@ def run_export(args, model=None, search_data=None):
     import keras
     import numpy as np
 
-    from keras_drnas.export import export_all
-    from keras_drnas.genotype import atomic_write_text
+    from keras_drnas.derived_model import export_all
+    from keras_drnas.utils.files import atomic_write_text
 
     if model is None:
         if not os.path.isfile(args.model):

@@ -1,0 +1,53 @@
+"""Derivation: the discrete cell of largest expected op weight (paper 2.3).
+
+NAS-Bench-201 keeps every edge with its strongest op (`none` allowed);
+DARTS keeps, per intermediate node, the two incoming edges whose strongest
+non-`none` op weighs most, as the reference code does.
+"""
+
+import numpy as np
+
+from keras_drnas.search_space.genotype import Genotype
+from keras_drnas.search_space.spaces import get_space
+
+
+def derive_cell(space, weights):
+    """Picks `(op, input)` pairs of one cell from its edges x ops weights.
+
+    Every edge takes its op of largest weight. In the DARTS space, each
+    intermediate node then keeps the `edges_kept_per_node` incoming edges
+    whose best op weighs most; `none` is never chosen there.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (space.num_edges, space.num_ops):
+        raise ValueError(
+            f"weights must be edges x ops = ({space.num_edges}, {space.num_ops}), got {weights.shape}."
+        )
+    if space.edges_kept_per_node is None:
+        return [(space.op_names[int(np.argmax(w))], src) for w, (_, src) in zip(weights, space.edges)]
+    candidates = np.array([name != "none" for name in space.op_names])
+    pairs = []
+    for node in range(space.num_input_nodes, space.num_nodes):
+        incoming = space.incoming(node)
+        best = []
+        for row, src in incoming:
+            w = np.where(candidates, weights[row], -np.inf)
+            best.append((src, int(np.argmax(w)), float(np.max(w))))
+        best.sort(key=lambda item: -item[2])  # stable: ties keep the lower input
+        pairs += [(space.op_names[op], src) for src, op, _ in best[: space.edges_kept_per_node]]
+    return pairs
+
+
+def derive_genotype(space, weights):
+    """Builds a `Genotype` from the expected op weights of each cell type.
+
+    Args:
+        space: a `SearchSpace` (or its name).
+        weights: dict with `"normal"` (and, for DARTS, `"reduce"`) edges x ops
+            arrays, usually the Dirichlet means beta / sum(beta).
+    """
+    space = get_space(space)
+    normal = derive_cell(space, weights["normal"])
+    if space.num_input_nodes == 1:
+        return Genotype(space.name, normal)
+    return Genotype(space.name, normal, derive_cell(space, weights["reduce"]))

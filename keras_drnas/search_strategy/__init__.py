@@ -1,0 +1,20 @@
+"""How it is learnt: the Dirichlet distribution over ops, the mixed op,
+cells, supernets, the bilevel search model, its optimizers, Net2Net
+widening and the search callbacks."""
+
+from keras_drnas.search_strategy.cell import DrNASCell
+from keras_drnas.search_strategy.checkpoint import SearchCheckpoint
+from keras_drnas.search_strategy.darts_supernet import DartsSupernet
+from keras_drnas.search_strategy.distribution import ArchitectureDistribution
+from keras_drnas.search_strategy.genotype_logger import GenotypeLogger
+from keras_drnas.search_strategy.mixed_op import DirichletMixedOp
+from keras_drnas.search_strategy.nas_bench_201_supernet import NASBench201Supernet
+from keras_drnas.search_strategy.progressive import DEFAULT_STAGES, ProgressiveLearning, Stage
+from keras_drnas.search_strategy.search_model import SearchModel
+from keras_drnas.search_strategy.supernet import Supernet
+
+__all__ = [
+    "ArchitectureDistribution", "DEFAULT_STAGES", "DartsSupernet", "DirichletMixedOp", "DrNASCell",
+    "GenotypeLogger", "NASBench201Supernet", "ProgressiveLearning", "SearchCheckpoint", "SearchModel", "Stage",
+    "Supernet",
+]

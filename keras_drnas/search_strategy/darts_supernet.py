@@ -1,0 +1,129 @@
+"""The DARTS-space search network (normal and reduction cells)."""
+
+import keras
+from keras import layers
+
+from keras_drnas.search_space.skeletons import check_stem, darts_stem, reduction_cells, stem_downsampling
+from keras_drnas.search_space.spaces import DARTS
+from keras_drnas.search_strategy.cell import DrNASCell
+from keras_drnas.search_strategy.supernet import Supernet, check_image_shape
+
+
+@keras.saving.register_keras_serializable(package="keras_drnas")
+class DartsSupernet(Supernet):
+    """The DARTS-space search network (normal and reduction cells).
+
+    Args:
+        channels: C of the first cells (proxy 16; direct search 36 / 48).
+        num_cells: total cells (proxy 8; CIFAR direct search 20).
+        intermediate_nodes: nodes per cell (4; the reference code's `steps`).
+        num_classes: classifier outputs.
+        partial_channels: the paper's K, the partial-channel divisor.
+        stem: `"cifar"` (one conv, `stem_multiplier` x C channels) or
+            `"imagenet"` (three stride-2 convs, inputs a multiple of 32).
+        stem_multiplier: width of the CIFAR stem in units of C.
+        op_names: candidate ops (default: the seven of the reference code).
+        op_mask: `{"normal": mask, "reduce": mask}` for a pruned search.
+        relaxation, inference, seed: see `ArchitectureDistribution`.
+
+    Example:
+    >>> net = DartsSupernet(channels=8, num_cells=3, seed=0)
+    >>> tuple(net(keras.ops.zeros((2, 16, 16, 3))).shape)
+    (2, 10)
+    """
+
+    def __init__(
+        self,
+        channels=16,
+        num_cells=8,
+        intermediate_nodes=4,
+        num_classes=10,
+        partial_channels=1,
+        stem="cifar",
+        stem_multiplier=3,
+        op_names=None,
+        op_mask=None,
+        relaxation="dirichlet",
+        inference="mean",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        space = DARTS if op_names is None else DARTS.with_ops(op_names)
+        if intermediate_nodes != space.intermediate_nodes:
+            space = space.with_intermediate_nodes(intermediate_nodes)
+        self.space = space
+        self.channels = int(channels)
+        self.num_cells = int(num_cells)
+        self.intermediate_nodes = int(intermediate_nodes)
+        self.num_classes = int(num_classes)
+        self.partial_channels = int(partial_channels)
+        self.stem = check_stem(stem)
+        self.stem_multiplier = int(stem_multiplier)
+        self.relaxation = relaxation
+        self.inference = inference
+        self.seed = seed
+        op_mask = op_mask or {}
+        self.normal_distribution = self.make_distribution("normal", op_mask.get("normal"), 0)
+        self.reduce_distribution = self.make_distribution("reduce", op_mask.get("reduce"), 1)
+        self.stem_layers = darts_stem(stem, self.channels, self.stem_multiplier)
+        reductions = reduction_cells(self.num_cells)
+        width = self.channels
+        reduction_prev = stem == "imagenet"
+        self.cell_layers = []
+        for i in range(self.num_cells):
+            reduction = i in reductions
+            if reduction:
+                width *= 2
+            distribution = self.reduce_distribution if reduction else self.normal_distribution
+            self.cell_layers.append(
+                DrNASCell(
+                    self.space,
+                    width,
+                    reduction=reduction,
+                    reduction_prev=reduction_prev,
+                    partial_channels=self.partial_channels,
+                    op_mask=distribution.op_mask,
+                    own_concentration=False,
+                    name=f"cell_{i}",
+                )
+            )
+            reduction_prev = reduction
+        self.head = layers.GlobalAveragePooling2D(name="global_pooling")
+        self.classifier = layers.Dense(self.num_classes, dtype="float32", name="classifier")
+
+    @property
+    def downsampling(self):
+        """The factor by which the network shrinks its input."""
+        return 2 ** (len(reduction_cells(self.num_cells)) + stem_downsampling(self.stem))
+
+    def distributions(self):
+        return {"normal": self.normal_distribution, "reduce": self.reduce_distribution}
+
+    def call(self, inputs, training=None):
+        check_image_shape(inputs, self.downsampling, "The DARTS supernet")
+        weights = {k: d.op_weights(training=training) for k, d in self.distributions().items()}
+        s0 = self.stem_layers[0](inputs, training=training)
+        s1 = self.stem_layers[1](s0, training=training) if len(self.stem_layers) > 1 else s0
+        for cell in self.cell_layers:
+            out = cell([s0, s1], op_weights=weights[self.cell_type(cell)], training=training)
+            s0, s1 = s1, out
+        return self.classifier(self.head(s1))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            channels=self.channels,
+            num_cells=self.num_cells,
+            intermediate_nodes=self.intermediate_nodes,
+            num_classes=self.num_classes,
+            partial_channels=self.partial_channels,
+            stem=self.stem,
+            stem_multiplier=self.stem_multiplier,
+            op_names=list(self.space.op_names),
+            op_mask={k: d.op_mask for k, d in self.distributions().items()},
+            relaxation=self.relaxation,
+            inference=self.inference,
+            seed=self.seed,
+        )
+        return config

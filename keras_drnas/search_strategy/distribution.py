@@ -1,0 +1,241 @@
+"""The learned architecture distribution: one Dirichlet per edge.
+
+`ArchitectureDistribution` owns the unconstrained matrix `eta` (edges x ops),
+maps it to the Dirichlet concentration `beta = ELU(eta) + 1` and draws op
+weights `theta ~ Dir(beta)` with TFP, whose implicit reparameterization
+carries gradients from `theta` back to `eta`. One instance serves every cell
+of one type, so all of them see the same sample in a forward pass.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+RELAXATIONS = ("dirichlet", "softmax")
+INFERENCE_MODES = ("mean", "sample")
+
+# Below ~0.05 TFP's gamma sampler underflows even in float64 and its
+# implicit gradient turns NaN (0.1 already fails in float32). Samples are
+# drawn from max(beta, floor); derivation and the anchor use the true beta.
+MIN_SAMPLING_CONCENTRATION = 0.05
+
+
+def concentration(eta):
+    """beta = ELU(eta) + 1, always positive, 1 at eta = 0 (the anchor)."""
+    return tf.nn.elu(eta) + 1.0
+
+
+def full_mask(num_edges, num_ops):
+    """Every op of every edge active."""
+    return [[True] * num_ops for _ in range(num_edges)]
+
+
+def validate_mask(op_mask, num_edges, num_ops):
+    """`op_mask` as nested lists of bools, or a clear error."""
+    mask = np.asarray(op_mask, dtype=bool)
+    if mask.shape != (num_edges, num_ops):
+        raise ValueError(
+            f"op_mask must have shape ({num_edges}, {num_ops}) (edges x ops), "
+            f"got {mask.shape}."
+        )
+    empty = np.flatnonzero(~mask.any(axis=1))
+    if empty.size:
+        raise ValueError(f"op_mask leaves no op on edges {empty.tolist()}; keep at least one.")
+    return mask.tolist()
+
+
+def top_k_mask(eta, k, op_mask=None):
+    """Keeps the k ops of largest concentration on each edge (pruning)."""
+    eta = np.asarray(eta, dtype=np.float64)
+    if op_mask is not None:
+        eta = np.where(np.asarray(op_mask, dtype=bool), eta, -np.inf)
+    if not 1 <= k <= eta.shape[1]:
+        raise ValueError(f"k must be between 1 and {eta.shape[1]}, got {k}.")
+    keep = np.argsort(-eta, axis=1, kind="stable")[:, :k]
+    mask = np.zeros(eta.shape, dtype=bool)
+    np.put_along_axis(mask, keep, True, axis=1)
+    if op_mask is not None:
+        mask &= np.asarray(op_mask, dtype=bool)
+    return mask.tolist()
+
+
+@keras.saving.register_keras_serializable(package="keras_drnas")
+class ArchitectureDistribution(keras.layers.Layer):
+    """Dirichlet distributions over the ops of every edge of a cell type.
+
+    Args:
+        num_edges: rows of the architecture matrix.
+        num_ops: candidate ops per edge.
+        relaxation: `"dirichlet"` (DrNAS) or `"softmax"` (the plain DARTS
+            baseline, theta = softmax(eta)).
+        inference: op weights outside training, `"mean"` (the Dirichlet mean,
+            deterministic) or `"sample"` (as the reference code evaluates).
+        op_mask: edges x ops booleans; masked (pruned) ops get weight 0 and
+            their cells do not compute them.
+        seed: integer seed of the sampler, for reproducible searches.
+
+    Example:
+    >>> dist = ArchitectureDistribution(num_edges=6, num_ops=5, seed=0)
+    >>> dist.build()
+    >>> tuple(dist.op_weights(training=True).shape)
+    (6, 5)
+    """
+
+    def __init__(
+        self,
+        num_edges,
+        num_ops,
+        relaxation="dirichlet",
+        inference="mean",
+        op_mask=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if relaxation not in RELAXATIONS:
+            raise ValueError(f"relaxation must be one of {RELAXATIONS}, got {relaxation!r}.")
+        if inference not in INFERENCE_MODES:
+            raise ValueError(f"inference must be one of {INFERENCE_MODES}, got {inference!r}.")
+        self.num_edges = int(num_edges)
+        self.num_ops = int(num_ops)
+        self.relaxation = relaxation
+        self.inference = inference
+        self.op_mask = validate_mask(
+            op_mask if op_mask is not None else full_mask(self.num_edges, self.num_ops),
+            self.num_edges,
+            self.num_ops,
+        )
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="sampler_seed")
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.eta = self.add_weight(
+            name="eta",
+            shape=(self.num_edges, self.num_ops),
+            initializer=keras.initializers.RandomNormal(stddev=1e-3, seed=self.seed),
+            trainable=True,
+            autocast=False,  # concentrations stay float32 under a mixed precision policy
+        )
+        self.eta.is_architecture = True
+        self.built = True
+
+    @property
+    def is_masked(self):
+        return not all(all(row) for row in self.op_mask)
+
+    def concentration(self):
+        """beta, edges x ops; masked ops keep their value but are never used."""
+        return concentration(tf.convert_to_tensor(self.eta))
+
+    def mean(self):
+        """E[theta] = beta / sum(beta) over the unmasked ops of each edge."""
+        beta = self.concentration() * self._mask_tensor()
+        return beta / tf.reduce_sum(beta, axis=1, keepdims=True)
+
+    def softmax(self):
+        eta = tf.where(self._mask_tensor() > 0, tf.convert_to_tensor(self.eta), -np.inf)
+        return tf.nn.softmax(eta, axis=1)
+
+    def sample(self):
+        """One theta ~ Dir(beta) per edge, reparameterized, float32."""
+        beta = tf.maximum(tf.cast(self.concentration(), tf.float64), MIN_SAMPLING_CONCENTRATION)
+        if not self.is_masked:
+            return tf.cast(tfd.Dirichlet(beta).sample(seed=self._next_seed()), tf.float32)
+        # Rows with the same number of kept ops form one batched Dirichlet.
+        theta = tf.zeros((self.num_edges, self.num_ops), tf.float64)
+        for index in self._kept_index_groups():
+            if index.shape[1] == 1:  # a single kept op always weighs 1
+                kept = tf.ones(index.shape[:2], tf.float64)
+            else:
+                kept = tfd.Dirichlet(tf.gather_nd(beta, index)).sample(seed=self._next_seed())
+            theta += tf.scatter_nd(index, kept, theta.shape)
+        return tf.cast(theta, tf.float32)
+
+    def op_weights(self, training=False):
+        """The theta the cells mix their ops with in this forward pass."""
+        if self.relaxation == "softmax":
+            return self.softmax()
+        if training or self.inference == "sample":
+            return self.sample()
+        return self.mean()
+
+    def expected_weights(self):
+        """Deterministic weights used for derivation and reporting."""
+        return self.softmax() if self.relaxation == "softmax" else self.mean()
+
+    def entropy(self):
+        """Mean differential entropy of the edge distributions."""
+        if self.relaxation == "softmax":
+            p = self.softmax()
+            return -tf.reduce_mean(tf.reduce_sum(tf.math.multiply_no_nan(tf.math.log(p), p), axis=1))
+        beta = tf.cast(self.concentration(), tf.float64)
+        total = tf.zeros((), tf.float64)
+        for index in self._kept_index_groups(min_ops=2):  # one op: a point mass
+            total += tf.reduce_sum(tfd.Dirichlet(tf.gather_nd(beta, index)).entropy())
+        return tf.cast(total / self.num_edges, tf.float32)
+
+    def kl_to_uniform(self):
+        """sum over edges of KL(Dir(beta) || Dir(1)), the code's KL anchor."""
+        beta = tf.cast(self.concentration(), tf.float64)
+        total = tf.zeros((), tf.float64)
+        for index in self._kept_index_groups(min_ops=2):
+            kept = tf.gather_nd(beta, index)
+            total += tf.reduce_sum(tfd.Dirichlet(kept).kl_divergence(tfd.Dirichlet(tf.ones_like(kept))))
+        return tf.cast(total, tf.float32)
+
+    def prune(self, k):
+        """Masks all but the k ops of largest concentration on every edge.
+
+        Returns the new mask. Kept `eta` values are untouched.
+        """
+        self.op_mask = top_k_mask(keras.ops.convert_to_numpy(self.eta), k, self.op_mask)
+        return self.op_mask
+
+    def _mask_tensor(self):
+        return tf.constant(self.op_mask, tf.float32)
+
+    def _kept_index_groups(self, min_ops=1):
+        """(row, col) index tensors, one per distinct kept-op count."""
+        by_count = {}
+        for row, kept in enumerate(self.op_mask):
+            cols = [c for c, on in enumerate(kept) if on]
+            if len(cols) >= min_ops:
+                by_count.setdefault(len(cols), []).append([[row, c] for c in cols])
+        return [tf.constant(rows, tf.int32) for rows in by_count.values()]
+
+    def _next_seed(self):
+        # TFP's stateless samplers take an int32 pair.
+        return tf.cast(self.seed_generator.next(), tf.int32)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_edges=self.num_edges,
+            num_ops=self.num_ops,
+            relaxation=self.relaxation,
+            inference=self.inference,
+            op_mask=self.op_mask,
+            seed=self.seed,
+        )
+        return config
+
+
+def owned_distribution(owner, num_edges, num_ops, op_mask=None, name="distribution", seed_offset=0):
+    """The distribution a layer or supernet learns, configured from the
+    owner's `relaxation`, `inference` and `seed` (offset so that two cell
+    types of one network draw different samples)."""
+    seed = None if owner.seed is None else owner.seed + seed_offset
+    return ArchitectureDistribution(
+        num_edges,
+        num_ops,
+        relaxation=owner.relaxation,
+        inference=owner.inference,
+        op_mask=op_mask,
+        seed=seed,
+        name=name,
+    )

@@ -1,0 +1,111 @@
+"""The NAS-Bench-201 search network."""
+
+import keras
+from keras import layers
+
+from keras_drnas.search_space.ops import batch_norm
+from keras_drnas.search_space.skeletons import nas_bench_201_stem, resnet_basic_block
+from keras_drnas.search_space.spaces import NAS_BENCH_201
+from keras_drnas.search_strategy.cell import DrNASCell
+from keras_drnas.search_strategy.supernet import Supernet, check_image_shape
+
+
+@keras.saving.register_keras_serializable(package="keras_drnas")
+class NASBench201Supernet(Supernet):
+    """The NAS-Bench-201 search network.
+
+    Stem conv3x3 + BN, then three stages of `cells_per_stage` cells at C, 2C
+    and 4C channels joined by stride-2 residual blocks, BN-ReLU, global
+    pooling and a dense classifier that returns logits.
+
+    Args:
+        channels: C, the width of the first stage (paper: 16).
+        cells_per_stage: the paper's N (5).
+        num_classes: classifier outputs.
+        partial_channels: the paper's K; every stage width must be divisible by it.
+        op_names: candidate ops (default: the five of NAS-Bench-201).
+        op_mask: edges x ops booleans for a pruned search.
+        relaxation, inference, seed: see `ArchitectureDistribution`.
+
+    Example:
+    >>> net = NASBench201Supernet(channels=8, cells_per_stage=1, seed=0)
+    >>> tuple(net(keras.ops.zeros((2, 16, 16, 3))).shape)
+    (2, 10)
+    >>> net.genotype().space
+    'nas-bench-201'
+    """
+
+    def __init__(
+        self,
+        channels=16,
+        cells_per_stage=5,
+        num_classes=10,
+        partial_channels=1,
+        op_names=None,
+        op_mask=None,
+        relaxation="dirichlet",
+        inference="mean",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.space = NAS_BENCH_201 if op_names is None else NAS_BENCH_201.with_ops(op_names)
+        self.channels = int(channels)
+        self.cells_per_stage = int(cells_per_stage)
+        self.num_classes = int(num_classes)
+        self.partial_channels = int(partial_channels)
+        self.relaxation = relaxation
+        self.inference = inference
+        self.seed = seed
+        self.normal_distribution = self.make_distribution("normal", op_mask, 0)
+        self.stem_layers = [nas_bench_201_stem(self.channels)]
+        self.body = []
+        width = self.channels
+        for stage in range(3):
+            if stage:
+                self.body.append(resnet_basic_block(width, width * 2, 2, f"reduction_{stage}"))
+                width *= 2
+            for i in range(self.cells_per_stage):
+                self.body.append(
+                    DrNASCell(
+                        self.space,
+                        width,
+                        partial_channels=self.partial_channels,
+                        op_mask=self.normal_distribution.op_mask,
+                        own_concentration=False,
+                        name=f"cell_{stage}_{i}",
+                    )
+                )
+        self.head = keras.Sequential(
+            [batch_norm(True), layers.ReLU(), layers.GlobalAveragePooling2D()], name="lastact"
+        )
+        self.classifier = layers.Dense(self.num_classes, dtype="float32", name="classifier")
+
+    def distributions(self):
+        return {"normal": self.normal_distribution}
+
+    def call(self, inputs, training=None):
+        check_image_shape(inputs, 4, "The NAS-Bench-201 supernet")
+        op_weights = self.normal_distribution.op_weights(training=training)
+        x = self.stem_layers[0](inputs, training=training)
+        for layer in self.body:
+            if isinstance(layer, DrNASCell):
+                x = layer(x, op_weights=op_weights, training=training)
+            else:
+                x = layer(x, training=training)
+        return self.classifier(self.head(x, training=training))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            channels=self.channels,
+            cells_per_stage=self.cells_per_stage,
+            num_classes=self.num_classes,
+            partial_channels=self.partial_channels,
+            op_names=list(self.space.op_names),
+            op_mask=self.normal_distribution.op_mask,
+            relaxation=self.relaxation,
+            inference=self.inference,
+            seed=self.seed,
+        )
+        return config

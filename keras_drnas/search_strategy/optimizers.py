@@ -1,0 +1,65 @@
+"""The two optimizers of a search: their defaults per search space, and how
+the weight optimizer follows a pruned and widened supernet."""
+
+import keras
+
+from keras_drnas.search_space.spaces import DARTS, NAS_BENCH_201
+from keras_drnas.search_strategy.widening import take
+from keras_drnas.utils import keras_compat
+
+# The reference code's learning rates per search space (paper, Appendix).
+SEARCH_DEFAULTS = {
+    NAS_BENCH_201.name: dict(learning_rate=0.025, min_learning_rate=1e-3, arch_learning_rate=3e-4),
+    DARTS.name: dict(learning_rate=0.1, min_learning_rate=0.0, arch_learning_rate=6e-4),
+}
+
+
+def search_defaults(space_name):
+    """The learning rates for a space (NAS-Bench-201's for other models)."""
+    return SEARCH_DEFAULTS.get(space_name, SEARCH_DEFAULTS[NAS_BENCH_201.name])
+
+
+def default_weight_optimizer(learning_rate=0.025, min_learning_rate=1e-3, momentum=0.9, decay_steps=1):
+    """SGD with momentum, a cosine schedule from `learning_rate` to
+    `min_learning_rate`, and gradients clipped to global norm 5.
+
+    `SearchModel.fit` stretches `decay_steps` over the whole search.
+    """
+    alpha = min_learning_rate / learning_rate if learning_rate else 0.0
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps, alpha=alpha)
+    return keras.optimizers.SGD(schedule, momentum=momentum, global_clipnorm=5.0)
+
+
+def default_arch_optimizer(learning_rate=3e-4):
+    """Adam with betas (0.5, 0.999), as the reference code."""
+    return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.999)
+
+
+def stretch_schedule(optimizer, total_steps):
+    """Makes a cosine schedule span `total_steps` (the whole search)."""
+    schedule = keras_compat.learning_rate_schedule(optimizer)
+    if isinstance(schedule, keras.optimizers.schedules.CosineDecay):
+        schedule.decay_steps = max(1, int(total_steps))
+
+
+def rebuild_optimizer(old, variables, widened=()):
+    """A fresh optimizer for `variables` (pruned, widened) that carries on
+    where `old` stopped: same config, same step count (the schedule
+    continues), slots copied, and for widened variables widened with the
+    same Net2Net indices. Pruned variables' slots are dropped with them.
+    Call it inside the strategy scope.
+
+    Args:
+        widened: (old variable, new variable, index) triples from `widen`.
+    """
+    mapping = {id(new): (old_variable, index) for old_variable, new, index in widened}
+    new = old.__class__.from_config(old.get_config())
+    new.build(variables)
+    new.iterations.assign(old.iterations)
+    for variable in variables:
+        source, index = mapping.get(id(variable), (variable, None))
+        new_slots = keras_compat.optimizer_slots(new, variable)
+        for name, slot in keras_compat.optimizer_slots(old, source).items():
+            value = keras.ops.convert_to_numpy(slot)
+            new_slots[name].assign(value if index is None else take(value, index))
+    return new

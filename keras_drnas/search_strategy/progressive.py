@@ -1,0 +1,141 @@
+"""Progressive learning (paper section 2.4): a search in stages that prune
+ops and widen the partial channels, inside one `fit` call."""
+
+import dataclasses
+
+import keras
+
+from keras_drnas.search_space.spaces import DARTS, NAS_BENCH_201
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One stage of a progressive search: its epochs, its `partial_channels`
+    (the paper's K), and the ops kept per edge (pruned by concentration
+    before the stage starts)."""
+
+    epochs: int
+    partial_channels: int
+    ops_kept: int
+
+    @classmethod
+    def parse(cls, text):
+        """'25:6:7' -> Stage(epochs=25, partial_channels=6, ops_kept=7)."""
+        try:
+            epochs, partial_channels, ops_kept = (int(p) for p in str(text).split(":"))
+        except ValueError:
+            raise ValueError(
+                f"A stage is epochs:partial_channels:ops_kept, e.g. 25:6:7; got {text!r}."
+            ) from None
+        return cls(epochs, partial_channels, ops_kept)
+
+
+# The paper's stages (section 3 and its appendix) per search space.
+DEFAULT_STAGES = {
+    DARTS.name: (Stage(25, 6, 7), Stage(25, 4, 4)),
+    "imagenet": (Stage(25, 6, 7), Stage(25, 3, 4)),
+    NAS_BENCH_201.name: (Stage(50, 4, 5), Stage(50, 2, 3)),
+}
+
+
+class ProgressiveLearning(keras.callbacks.Callback):
+    """Runs a search in stages inside one `fit` call (paper section 2.4).
+
+    At each stage boundary the supernet keeps the top-k ops per edge by
+    concentration (pruned ops are masked, no longer computed, their weights
+    released), then widens every mixed op from C/K_old to C/K_new channels
+    with the Net2Net random mapping (eq. 7-8). `eta` and the architecture optimizer's
+    state are untouched; the weight optimizer is rebuilt with its momentum
+    widened by the same indices and its step count kept, so the learning-rate
+    schedule continues (the reference code restarts it); the compiled step is
+    retraced. `arch_warmup_epochs` holds architecture updates off at the start
+    of every stage, as the reference code does (10 epochs there).
+
+    Args:
+        stages: `Stage`s; the first must match the supernet's `partial_channels`.
+        arch_warmup_epochs: epochs without architecture steps per stage.
+        seed: seed of the Net2Net mappings.
+
+    Example:
+    ```python
+    supernet = kd.NASBench201Supernet(channels=16, cells_per_stage=5, partial_channels=4)
+    search = kd.SearchModel(supernet)
+    search.compile()
+    search.fit(pairs, epochs=100,
+               callbacks=[ProgressiveLearning([Stage(50, 4, 5), Stage(50, 2, 3)])])
+    ```
+    """
+
+    manages_arch_warmup = True  # SearchModel.fit leaves the warm-up to it
+
+    def __init__(self, stages, arch_warmup_epochs=0, seed=None):
+        super().__init__()
+        self.stages = [s if isinstance(s, Stage) else Stage(*s) for s in stages]
+        if not self.stages:
+            raise ValueError("ProgressiveLearning needs at least one stage.")
+        for before, after in zip(self.stages, self.stages[1:]):
+            if after.partial_channels > before.partial_channels or after.ops_kept > before.ops_kept:
+                raise ValueError(
+                    f"Stages must keep partial_channels and ops_kept equal or shrinking: {before} then {after}."
+                )
+        self.arch_warmup_epochs = int(arch_warmup_epochs)
+        self.seed = seed
+        self.current = None
+
+    @property
+    def total_epochs(self):
+        return sum(s.epochs for s in self.stages)
+
+    def stage_of(self, epoch):
+        start = 0
+        for index, stage in enumerate(self.stages):
+            if epoch < start + stage.epochs:
+                return index, start
+            start += stage.epochs
+        return len(self.stages) - 1, start - self.stages[-1].epochs
+
+    def on_train_begin(self, logs=None):
+        supernet = getattr(self.model, "model", None)
+        if not hasattr(supernet, "widen"):
+            raise ValueError(
+                "ProgressiveLearning needs a SearchModel around a supernet (NASBench201Supernet, DartsSupernet)."
+            )
+        if self.current is not None:  # resumed: the supernet is already in this stage
+            return
+        first = self.stages[0]
+        if supernet.partial_channels != first.partial_channels:
+            raise ValueError(
+                f"The supernet was built with partial_channels={supernet.partial_channels} but the first "
+                f"stage uses {first.partial_channels}; build it with partial_channels={first.partial_channels}."
+            )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        index, start = self.stage_of(epoch)
+        if self.current is None:
+            self.current = 0
+            self._apply(self.stages[0], widen=False)
+        while self.current < index:
+            self.current += 1
+            self._apply(self.stages[self.current], widen=True)
+        self.model.set_arch_enabled(epoch - start >= self.arch_warmup_epochs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            stage = self.stages[self.current]
+            logs.update(stage=self.current, partial_channels=stage.partial_channels, ops_kept=stage.ops_kept)
+
+    def _apply(self, stage, widen):
+        search = self.model
+        supernet = search.model
+        pruned = stage.ops_kept < max(sum(row) for d in supernet.distributions().values() for row in d.op_mask)
+        widened = []
+        with search.distribute_strategy.scope():
+            if pruned:
+                supernet.prune(stage.ops_kept)
+            if widen and stage.partial_channels != supernet.partial_channels:
+                seed = None if self.seed is None else self.seed + self.current
+                widened = supernet.widen(stage.partial_channels, seed)
+        if pruned or widened:
+            search.rebuild_weight_optimizer(widened)
+            search.make_train_function(force=True)
+            search.make_test_function(force=True)

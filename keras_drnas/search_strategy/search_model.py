@@ -1,0 +1,337 @@
+"""The search strategy: DrNAS's alternating bilevel updates inside `model.fit`.
+
+`SearchModel` wraps a supernet (or any model containing DrNAS layers) and
+replaces `train_step`: first an architecture step on a validation batch
+(loss + anchor term, arch optimizer, fresh Dirichlet sample), then a weight
+step on a training batch (loss, coupled weight decay, global-norm clipping,
+weight optimizer, another fresh sample). `evaluate` uses the Dirichlet mean.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_drnas.search_space.derivation import derive_genotype
+from keras_drnas.search_strategy.cell import DrNASCell
+from keras_drnas.search_strategy.distribution import ArchitectureDistribution
+from keras_drnas.search_strategy.fit_callbacks import ArchitectureWarmup, GenotypeHistory
+from keras_drnas.search_strategy.optimizers import (
+    default_arch_optimizer,
+    default_weight_optimizer,
+    rebuild_optimizer,
+    search_defaults,
+    stretch_schedule,
+)
+from keras_drnas.search_strategy.supernet import Supernet, check_input_shape
+from keras_drnas.utils import keras_compat
+
+ANCHORS = ("l2", "kl")
+PAIRS_HINT = "build them with keras_drnas.data.search_pairs(train, validation)"
+
+
+def find_distributions(model):
+    """{layer path: ArchitectureDistribution} of every distribution in `model`."""
+    found = {}
+    for layer in keras_compat.flatten_layers(model):
+        if isinstance(layer, ArchitectureDistribution):
+            found.setdefault(getattr(layer, "path", layer.name), layer)
+    return found
+
+
+def _accuracy(y, logits):
+    if len(y.shape) == len(logits.shape):  # one-hot labels
+        y = tf.argmax(y, axis=-1)
+    hits = tf.equal(tf.cast(tf.reshape(y, [-1]), tf.int64), tf.argmax(logits, axis=-1))
+    return tf.reduce_mean(tf.cast(hits, tf.float32))
+
+
+@keras.saving.register_keras_serializable(package="keras_drnas")
+class SearchModel(keras.Model):
+    """Runs a DrNAS search with `fit`.
+
+    Args:
+        model: a supernet (`NASBench201Supernet`, `DartsSupernet`) or any
+            Keras model that contains `DrNASCell` / `DirichletMixedOp` layers.
+        anchor: `"l2"`, the paper's (lambda/2) * ||eta||^2, or `"kl"`,
+            lambda * sum KL(Dir(beta) || Dir(1)) (an option of the code).
+        anchor_strength: lambda (1e-3).
+        weight_decay: coupled L2 on the network weights (3e-4), added to
+            the gradient as PyTorch's SGD does; Keras' `weight_decay` is
+            decoupled and would change the optimum.
+        arch_warmup_epochs: epochs at the start with no architecture step.
+
+    Each batch of the training data is a pair
+    `((x_train, y_train), (x_val, y_val))`; `keras_drnas.data.search_pairs`
+    builds it from arrays or datasets.
+
+    Example:
+    ```python
+    search = SearchModel(keras_drnas.NASBench201Supernet(channels=16, cells_per_stage=5))
+    search.compile(metrics=["accuracy"])
+    search.fit(search_pairs(train, val, batch_size=64), epochs=100)
+    print(search.genotype())
+    ```
+    """
+
+    def __init__(
+        self,
+        model,
+        anchor="l2",
+        anchor_strength=1e-3,
+        weight_decay=3e-4,
+        arch_warmup_epochs=0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if anchor not in ANCHORS:
+            raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}.")
+        self.model = model
+        self.anchor = anchor
+        self.anchor_strength = float(anchor_strength)
+        self.weight_decay = float(weight_decay)
+        self.arch_warmup_epochs = int(arch_warmup_epochs)
+        if not self.distributions():
+            raise ValueError(
+                "The model has no DrNAS layers to search (no DrNASCell, "
+                "DirichletMixedOp or ArchitectureDistribution found)."
+            )
+        self.arch_enabled = self.arch_warmup_epochs == 0
+        self.arch_loss_tracker = keras.metrics.Mean(name="arch_loss")
+        self.arch_accuracy_tracker = keras.metrics.Mean(name="arch_accuracy")
+        self.entropy_tracker = keras.metrics.Mean(name="entropy")
+        self.genotype_history = []
+
+    # Variables -------------------------------------------------------------
+
+    def distributions(self):
+        """{name: ArchitectureDistribution}: the cell types of a supernet
+        (`"normal"`, `"reduce"`), else the layer paths."""
+        if isinstance(self.model, Supernet):
+            return self.model.distributions()
+        return find_distributions(self.model)
+
+    @property
+    def architecture_variables(self):
+        """The variables flagged `is_architecture` (every eta)."""
+        return [v for v in self.model.trainable_variables if getattr(v, "is_architecture", False)]
+
+    @property
+    def weight_variables(self):
+        """Every other trainable variable of the wrapped model."""
+        return [v for v in self.model.trainable_variables if not getattr(v, "is_architecture", False)]
+
+    # Compile ---------------------------------------------------------------
+
+    def compile(self, optimizer=None, arch_optimizer=None, loss=None, metrics=None, **kwargs):
+        """Like `Model.compile`, plus an optimizer for the architecture.
+
+        Defaults: SGD (momentum 0.9, cosine over the search, clip 5) and
+        Adam (betas 0.5, 0.999) with the reference code's learning rates for
+        the model's search space, and sparse categorical cross-entropy on logits.
+        """
+        defaults = search_defaults(getattr(getattr(self.model, "space", None), "name", None))
+        if optimizer is None:
+            optimizer = default_weight_optimizer(defaults["learning_rate"], defaults["min_learning_rate"])
+        if arch_optimizer is None:
+            arch_optimizer = default_arch_optimizer(defaults["arch_learning_rate"])
+        if loss is None:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        self.arch_optimizer = keras.optimizers.get(arch_optimizer)
+
+    def build_optimizers(self):
+        """Builds both optimizers; call inside the strategy scope."""
+        if not self.optimizer.built:
+            self.optimizer.build(self.weight_variables)
+        if not self.arch_optimizer.built:
+            self.arch_optimizer.build(self.architecture_variables)
+
+    def rebuild_weight_optimizer(self, widened=()):
+        """Replaces the weight optimizer after pruning or widening (see
+        `rebuild_optimizer`): the schedule, momentum and step count carry on."""
+        with self.distribute_strategy.scope():
+            self.optimizer = rebuild_optimizer(self.optimizer, self.weight_variables, widened)
+        return self.optimizer
+
+    # Steps -----------------------------------------------------------------
+
+    def call(self, inputs, training=None):
+        return self.model(inputs, training=training)
+
+    def anchor_loss(self):
+        """The regularizer that keeps concentrations near Dir(1) (paper eq. 3)."""
+        if self.anchor == "kl":
+            return self.anchor_strength * tf.add_n([d.kl_to_uniform() for d in self.distributions().values()])
+        return 0.5 * self.anchor_strength * tf.add_n(
+            [tf.reduce_sum(tf.square(v)) for v in self.architecture_variables]
+        )
+
+    def set_arch_enabled(self, enabled):
+        """Switches architecture steps on or off (warm-up); the compiled step
+        is rebuilt when the switch changes."""
+        enabled = bool(enabled)
+        if enabled != self.arch_enabled:
+            self.arch_enabled = enabled
+            if self.train_function is not None:
+                self.make_train_function(force=True)
+
+    def _replicas(self):
+        return tf.distribute.get_strategy().num_replicas_in_sync
+
+    def _arch_step(self, x, y):
+        arch_vars = self.architecture_variables
+        with tf.GradientTape() as tape:
+            logits = self.model(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=logits, training=True)
+            total = loss + self.anchor_loss() / self._replicas()
+        grads = tape.gradient(total, arch_vars)
+        self.arch_optimizer.apply_gradients(zip(grads, arch_vars))
+        return loss, logits
+
+    def _weight_step(self, x, y):
+        weights = self.weight_variables
+        with tf.GradientTape() as tape:
+            logits = self.model(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=logits, training=True)
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, weights)
+        if self.weight_decay:
+            decay = self.weight_decay / self._replicas()
+            grads = [g + decay * tf.cast(v, g.dtype) for g, v in zip(grads, weights)]
+        self.optimizer.apply_gradients(zip(grads, weights))
+        return loss, logits
+
+    def train_step(self, data):
+        try:
+            (x_train, y_train), (x_val, y_val) = data
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"SearchModel.fit expects batches ((x_train, y_train), (x_val, y_val)); {PAIRS_HINT}."
+            ) from None
+        batch = tf.shape(x_val)[0]
+
+        if self.arch_enabled:  # a Python switch: tf.cond cannot hold a cross-replica update
+            loss, logits = self._arch_step(x_val, y_val)
+            self.arch_loss_tracker.update_state(loss * self._replicas(), sample_weight=batch)
+            self.arch_accuracy_tracker.update_state(_accuracy(y_val, logits), sample_weight=batch)
+            # Start the weight step only once the arch update is done:
+            # overlapping the steps would hold both passes' activations at once.
+            with tf.control_dependencies([self.arch_optimizer.iterations.value]):
+                x_train = tf.identity(x_train)
+        loss, logits = self._weight_step(x_train, y_train)
+        keras_compat.loss_tracker(self).update_state(loss * self._replicas(), sample_weight=tf.shape(x_train)[0])
+        distributions = list(self.distributions().values())
+        self.entropy_tracker.update_state(tf.add_n([d.entropy() for d in distributions]) / len(distributions))
+        return self.compute_metrics(x_train, y_train, logits)
+
+    def test_step(self, data):
+        logs = super().test_step(data)
+        search_only = {t.name for t in (self.arch_loss_tracker, self.arch_accuracy_tracker, self.entropy_tracker)}
+        return {k: v for k, v in logs.items() if k not in search_only}
+
+    # Results ---------------------------------------------------------------
+
+    def genotype(self):
+        """The derived genotype (largest Dirichlet means).
+
+        Works for the supernets and for any model whose searched part is a
+        single `DrNASCell` with its own concentration.
+        """
+        if isinstance(self.model, Supernet):
+            return self.model.genotype()
+        cells = [layer for layer in keras_compat.flatten_layers(self.model)
+                 if isinstance(layer, DrNASCell) and layer.distribution is not None]
+        if len(cells) == 1:
+            weights = keras.ops.convert_to_numpy(cells[0].distribution.expected_weights())
+            return derive_genotype(cells[0].space, {"normal": weights, "reduce": weights})
+        raise ValueError(
+            "genotype() needs a supernet (NASBench201Supernet, DartsSupernet) or a model with "
+            "exactly one DrNASCell; read concentrations() otherwise."
+        )
+
+    def concentrations(self):
+        """{name: edges x ops NumPy array of concentrations}, keyed as `distributions()`."""
+        return {k: keras.ops.convert_to_numpy(d.concentration()) for k, d in self.distributions().items()}
+
+    def concentration_report(self):
+        """JSON-ready {name: {"op_names", "concentration", "op_mask"}}: the
+        one shape in which concentrations are written (logs, result files)."""
+        op_names = list(self.model.space.op_names) if isinstance(self.model, Supernet) else None
+        return {
+            name: {"op_names": op_names, "concentration": beta.tolist(), "op_mask": self.distributions()[name].op_mask}
+            for name, beta in self.concentrations().items()
+        }
+
+    # Fit -------------------------------------------------------------------
+
+    def fit(self, x=None, epochs=1, callbacks=None, steps_per_epoch=None, initial_epoch=0, **kwargs):
+        """`Model.fit`, with the cosine schedule stretched over all epochs and
+        the architecture warm-up applied per epoch."""
+        if kwargs.get("y") is not None:
+            raise ValueError(
+                "SearchModel.fit takes one dataset of ((x_train, y_train), (x_val, y_val)) "
+                f"batches, not x and y; {PAIRS_HINT}."
+            )
+        self.build_for(x)
+        steps = steps_per_epoch or _cardinality(x)
+        if steps:
+            stretch_schedule(self.optimizer, int(steps) * int(epochs))
+        callbacks = list(callbacks or [])
+        managed = any(getattr(c, "manages_arch_warmup", False) for c in callbacks)
+        # The genotype is recorded first, so checkpoints and loggers see it.
+        callbacks = [GenotypeHistory()] + callbacks + [ArchitectureWarmup(self.arch_warmup_epochs, managed)]
+        kwargs.setdefault("shuffle", False)  # search_pairs already shuffles
+        return super().fit(
+            x, epochs=epochs, callbacks=callbacks, steps_per_epoch=steps_per_epoch,
+            initial_epoch=initial_epoch, **kwargs
+        )
+
+    def build_for(self, dataset):
+        """Builds the model for `dataset`'s images, the compiled metrics and
+        both optimizers, in the strategy scope (e.g. before `load_weights`
+        when resuming)."""
+        if not isinstance(dataset, tf.data.Dataset):
+            raise ValueError(
+                "SearchModel.fit takes a tf.data.Dataset of ((x_train, y_train), (x_val, y_val)) "
+                f"batches, got {type(dataset).__name__}; {PAIRS_HINT}."
+            )
+        try:
+            (train_spec, label_spec), _ = dataset.element_spec
+        except (TypeError, ValueError):
+            raise ValueError(
+                "SearchModel.fit expects batches ((x_train, y_train), (x_val, y_val)), got "
+                f"elements {dataset.element_spec}; {PAIRS_HINT}."
+            ) from None
+        image_shape = tuple(train_spec.shape[1:])
+        with self.distribute_strategy.scope():  # variables made here must be mirrored
+            built_shape = keras_compat.built_input_shape(self.model) if self.model.built else None
+            if built_shape:
+                check_input_shape(image_shape, built_shape, "the searched model")
+            elif not self.model.built:
+                self.model.build((None,) + image_shape)
+            self.built = True
+            if self.compiled:
+                # Optimizers first: Keras would build a missing one over every variable, eta included.
+                self.build_optimizers()
+                keras_compat.build_compiled_metrics(self, train_spec, label_spec)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            model=keras.saving.serialize_keras_object(self.model),
+            anchor=self.anchor,
+            anchor_strength=self.anchor_strength,
+            weight_decay=self.weight_decay,
+            arch_warmup_epochs=self.arch_warmup_epochs,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["model"] = keras.saving.deserialize_keras_object(config["model"])
+        return cls(**config)
+
+
+def _cardinality(dataset):
+    n = int(dataset.cardinality())
+    return n if n > 0 else None

@@ -1,0 +1,109 @@
+"""What every supernet offers: its distributions, genotype, pruning, widening.
+
+A supernet holds one `ArchitectureDistribution` per cell type; each forward
+pass draws one sample per type and hands it to every cell of that type, as
+the reference code does.
+"""
+
+import keras
+import numpy as np
+
+from keras_drnas.search_space.derivation import derive_genotype
+from keras_drnas.search_strategy.cell import DrNASCell
+from keras_drnas.search_strategy.distribution import owned_distribution
+from keras_drnas.utils import keras_compat
+
+
+def check_image_shape(inputs, downsampling, model_name):
+    """Clear errors for inputs a supernet cannot take."""
+    shape = inputs.shape
+    if len(shape) != 4:
+        raise ValueError(
+            f"{model_name} takes images of shape (batch, height, width, channels), "
+            f"got a tensor of shape {tuple(shape)}."
+        )
+    for size in shape[1:3]:
+        if size is not None and (size < downsampling or size % downsampling):
+            raise ValueError(
+                f"{model_name} halves the resolution {int(np.log2(downsampling))} "
+                f"times, so height and width must be multiples of {downsampling}; "
+                f"got {shape[1]}x{shape[2]}. Resize or pad the images."
+            )
+
+
+def check_input_shape(image_shape, model_input_shape, what="the model"):
+    """Image size and channels must match what the model was built for."""
+    expected = tuple(model_input_shape[-3:])
+    for got, want, axis in zip(image_shape, expected, ("height", "width", "channels")):
+        if want is not None and got is not None and got != want:
+            raise ValueError(
+                f"Images are {tuple(image_shape)} but {what} expects {expected}: the "
+                f"{axis} differs. Resize the images or rebuild the model for this input."
+            )
+
+
+class Supernet(keras.Model):
+    """Common API of the supernets: distributions, genotype, pruning.
+
+    Subclasses set `space` and create their distributions with
+    `make_distribution` in `__init__`.
+    """
+
+    space = None
+
+    def build(self, input_shape):
+        # Tracing `call` symbolically creates every sub-layer's variables.
+        self.compute_output_spec(keras.KerasTensor(tuple(input_shape)))
+        self.built = True
+
+    def distributions(self):
+        """{cell type: ArchitectureDistribution}."""
+        raise NotImplementedError
+
+    def cells(self):
+        """Every `DrNASCell` of the network, in order."""
+        return [layer for layer in keras_compat.flatten_layers(self, include_self=False)
+                if isinstance(layer, DrNASCell)]
+
+    def expected_op_weights(self):
+        """{cell type: edges x ops NumPy array of Dirichlet means}."""
+        return {k: keras.ops.convert_to_numpy(d.expected_weights()) for k, d in self.distributions().items()}
+
+    def concentrations(self):
+        """{cell type: edges x ops NumPy array of concentrations (beta)}."""
+        return {k: keras.ops.convert_to_numpy(d.concentration()) for k, d in self.distributions().items()}
+
+    def genotype(self):
+        """The architecture of largest Dirichlet mean (see `derive_genotype`)."""
+        return derive_genotype(self.space, self.expected_op_weights())
+
+    def prune(self, ops_kept):
+        """Keeps the `ops_kept` ops of largest concentration per edge in every cell type."""
+        for cell_type, distribution in self.distributions().items():
+            mask = distribution.prune(ops_kept)
+            for cell in self.cells():
+                if self.cell_type(cell) == cell_type:
+                    cell.set_op_mask(mask)
+
+    def widen(self, partial_channels, seed=None):
+        """Sets `partial_channels` for every cell and widens their ops
+        (progressive learning, Net2Net). Returns the (old variable, new
+        variable, index) triples."""
+        rng = np.random.default_rng(seed)
+        pairs = []
+        for cell in self.cells():
+            pairs += cell.widen(partial_channels, rng)
+        self.partial_channels = int(partial_channels)
+        return pairs
+
+    @staticmethod
+    def cell_type(cell):
+        """`"reduce"` or `"normal"`, the key of the cell's distribution."""
+        return "reduce" if cell.reduction else "normal"
+
+    def make_distribution(self, cell_type, op_mask, seed_offset):
+        distribution = owned_distribution(
+            self, self.space.num_edges, self.space.num_ops, op_mask, f"{cell_type}_distribution", seed_offset
+        )
+        distribution.build()
+        return distribution

@@ -1,0 +1,1 @@
+"""Helpers every part of the library may use: atomic files, Keras internals."""

@@ -1,0 +1,27 @@
+
+import keras
+
+from keras_drnas.derived_model import count_parameters, darts_network
+from keras_drnas.presets import DRNAS_CIFAR10, DRNAS_IMAGENET
+
+
+def test_paper_parameter_counts():
+    cifar = darts_network(DRNAS_CIFAR10, channels=36, num_cells=20, num_classes=10, auxiliary=True)
+    assert abs(count_parameters(cifar.model) / 1e6 - 4.1) < 0.1
+    assert count_parameters(cifar.training_model) > count_parameters(cifar.model)  # aux excluded above
+    imagenet = darts_network(DRNAS_IMAGENET, channels=48, num_cells=14, num_classes=1000,
+                             input_shape=(224, 224, 3), stem="imagenet")
+    assert abs(count_parameters(imagenet.model) / 1e6 - 5.7) < 0.15
+
+
+def test_flop_count_matches_hand_count():
+    from keras_drnas.derived_model import count_flops
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", use_bias=False)(inputs)
+    x = keras.layers.SeparableConv2D(6, 3, strides=2, padding="same", use_bias=False)(x)
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x))
+    expected = 8 * 8 * 3 * 3 * 3 * 4 + 4 * 4 * 3 * 3 * 4 + 4 * 4 * 4 * 6 + 6 * 10
+    assert count_flops(keras.Model(inputs, outputs)) == expected
+    cifar = darts_network(DRNAS_CIFAR10, channels=36, num_cells=20).model
+    assert 400e6 < count_flops(cifar) < 800e6

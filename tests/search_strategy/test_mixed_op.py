@@ -1,0 +1,102 @@
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_drnas.search_space import DARTS, NAS_BENCH_201, create_op
+from keras_drnas.search_strategy import DirichletMixedOp
+
+
+def unshuffle(y, groups):
+    """Inverse of PyTorch's channel_shuffle, written independently in NumPy."""
+    channels = y.shape[-1]
+    per_group = channels // groups
+    out = np.empty_like(y)
+    for g in range(groups):
+        for j in range(per_group):
+            out[..., g * per_group + j] = y[..., j * groups + g]
+    return out
+
+
+@pytest.mark.parametrize("space", [NAS_BENCH_201, DARTS])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_one_hot_mask_equals_that_single_op(space, stride):
+    x = tf.random.normal((2, 8, 8, 6))
+    for chosen in space.op_names:
+        if chosen == "none" or (space is NAS_BENCH_201 and stride == 2 and chosen == "skip_connect"):
+            continue
+        mask = [name == chosen for name in space.op_names]
+        mixed = DirichletMixedOp(space.op_names, 6, stride=stride, op_mask=mask, pool_bn=space is DARTS, seed=0)
+        for training in (False, True):
+            y = mixed(x, training=training)
+            assert len(mixed.candidate_ops) == 1
+            single = mixed.candidate_ops[0](x, training=training)
+            np.testing.assert_allclose(y.numpy(), single.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_none_only_edge_outputs_zeros():
+    mixed = DirichletMixedOp(["none", "skip_connect"], 4, stride=2, op_mask=[True, False])
+    y = mixed(tf.ones((1, 8, 8, 4)), training=True)
+    assert y.shape == (1, 4, 4, 4) and not np.any(y.numpy())
+    assert mixed.candidate_ops == []
+
+
+def test_masked_ops_are_not_built():
+    mixed = DirichletMixedOp(NAS_BENCH_201.op_names, 8, op_mask=[True, True, False, True, False])
+    mixed.build((None, 8, 8, 8))
+    assert [op.name for op in mixed.candidate_ops] == ["skip_connect", "nor_conv_3x3"]
+    mixed.set_op_mask([False, True, False, True, False])
+    assert [op.name for op in mixed.candidate_ops] == ["skip_connect", "nor_conv_3x3"]
+    mixed.set_op_mask([False, False, False, True, False])
+    assert [op.name for op in mixed.candidate_ops] == ["nor_conv_3x3"]
+    assert not any("skip" in w.path for w in mixed.weights)
+    with pytest.raises(ValueError, match="cannot unmask"):
+        mixed.set_op_mask([True, False, False, True, False])
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_partial_channels_shape_and_untouched_bypass(stride):
+    channels, k = 16, 4
+    x = tf.random.normal((2, 8, 8, channels))
+    mixed = DirichletMixedOp(DARTS.op_names, channels, stride=stride, partial_channels=k, pool_bn=True, seed=0)
+    y = mixed(x, training=True).numpy()
+    assert y.shape == (2, 8 // stride, 8 // stride, channels)
+    restored = unshuffle(y, k)
+    bypass = x.numpy()[..., channels // k :]
+    if stride == 2:
+        bypass = tf.nn.max_pool2d(bypass, 2, 2, "VALID").numpy()
+    np.testing.assert_array_equal(restored[..., channels // k :], bypass)
+    # The ops only ever see C/K channels.
+    assert all(op.input_shape[-1] == channels // k for op in mixed.candidate_ops)
+
+
+def test_external_op_weights_are_used():
+    x = tf.random.normal((1, 8, 8, 4))
+    mixed = DirichletMixedOp(["skip_connect", "avg_pool_3x3"], 4, own_concentration=False)
+    y = mixed(x, op_weights=tf.constant([1.0, 0.0]))
+    np.testing.assert_allclose(y.numpy(), x.numpy(), rtol=1e-6)
+    y = mixed(x, op_weights=tf.constant([0.25, 0.75]))
+    pooled = tf.nn.avg_pool2d(x, 3, 1, "SAME").numpy()
+    np.testing.assert_allclose(y.numpy(), 0.25 * x.numpy() + 0.75 * pooled, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="pass `op_weights`"):
+        mixed(x)
+
+
+def test_gradients_reach_own_eta():
+    mixed = DirichletMixedOp(NAS_BENCH_201.op_names, 4, seed=0)
+    x = tf.random.normal((2, 8, 8, 4))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(mixed(x, training=True) ** 2)
+    grad = tape.gradient(loss, mixed.distribution.eta)
+    assert grad is not None and np.any(grad.numpy() != 0)
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="Unknown op name 'conv_7x7'. Known ops: none, skip_connect"):
+        DirichletMixedOp(["conv_7x7"], 8)
+    with pytest.raises(ValueError, match=r"channels \(10\) must be divisible by partial_channels \(the paper's K, 4\)"):
+        DirichletMixedOp(["skip_connect"], 10, partial_channels=4)
+    with pytest.raises(ValueError, match="expects 8 input channels"):
+        DirichletMixedOp(["skip_connect"], 8)(tf.zeros((1, 4, 4, 3)))
+    with pytest.raises(ValueError, match="even channel count"):
+        create_op("skip_connect", 5, stride=2)

@@ -1,0 +1,116 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_drnas as kd
+from keras_drnas.data import search_pairs
+from keras_drnas.search_strategy import SearchModel
+from keras_drnas.search_strategy.optimizers import default_arch_optimizer, default_weight_optimizer
+from keras_drnas.callbacks import ExportDerived, GenotypeLogger, ProgressiveLearning, Stage
+
+
+def _pairs(n=96, size=8, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, size, size, 3)).astype("float32")
+    y = (x[:, :, :, 0].mean(axis=(1, 2)) > 0.5).astype("int32") + 2 * (x[:, 0, 0, 1] > 0.5)
+    return search_pairs((x[: n // 2], y[: n // 2]), (x[n // 2 :], y[n // 2 :]), 16, 4, seed=seed)
+
+
+def _search(partial_channels=4):
+    search = SearchModel(kd.NASBench201Supernet(channels=8, cells_per_stage=1, num_classes=4, partial_channels=partial_channels, seed=0))
+    search.compile(optimizer=default_weight_optimizer(0.05, 0.0), arch_optimizer=default_arch_optimizer(3e-3))
+    return search
+
+
+def test_two_stage_search_in_one_fit_call(tmp_path):
+    search = _search(partial_channels=4)
+    pairs = _pairs()
+    log = tmp_path / "genotypes.jsonl"
+    progressive = ProgressiveLearning([Stage(3, 4, 5), Stage(3, 2, 3)], seed=0)
+    search.build_for(pairs)
+    eta_before = {}
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                eta_before["value"] = search.architecture_variables[0].numpy().copy()
+                eta_before["step"] = int(search.optimizer.iterations.numpy())
+                eta_before["arch_m"] = [v.numpy().copy() for v in search.arch_optimizer.variables]
+
+    export = ExportDerived(str(tmp_path / "export"),
+                           dict(channels=8, cells_per_stage=1, num_classes=4, input_shape=(8, 8, 3)),
+                           inherit_weights=True, progressive=progressive)
+    history = search.fit(pairs, epochs=6, verbose=0,
+                         callbacks=[progressive, Snapshot(), GenotypeLogger(str(log), str(tmp_path / "tb")), export])
+    net = search.model
+    assert net.partial_channels == 2
+    assert all(e.partial_channels == 2 and len(e.candidate_ops) <= 3 for c in net.cells() for e in c.edges)
+    assert all(sum(row) == 3 for row in net.normal_distribution.op_mask)
+    assert history.history["partial_channels"] == [4, 4, 4, 2, 2, 2]
+    # Kept eta continued from its stage-1 values (no re-initialisation).
+    kept = np.array(net.normal_distribution.op_mask)
+    delta = np.abs(search.architecture_variables[0].numpy() - eta_before["value"])[kept]
+    assert delta.max() < 0.05
+    assert search.optimizer.iterations.numpy() == 2 * eta_before["step"]  # the schedule continues
+    losses = history.history["loss"]
+    assert losses[-1] < losses[3]  # still learning after the boundary
+    assert losses[3] < losses[0]  # no restart from scratch
+    lines = log.read_text().splitlines()
+    assert len(lines) == 6 and '"genotype"' in lines[-1]
+    assert any(f.startswith("events") for f in os.listdir(tmp_path / "tb" / "architecture"))
+    for folder in ("export/stage_0", "export/stage_1", "export"):
+        derived = keras.models.load_model(tmp_path / folder / "derived.keras")  # no custom objects
+        assert derived(tf.zeros((1, 8, 8, 3))).shape == (1, 4)
+        assert kd.Genotype.load(tmp_path / folder / "genotype.json").space == "nas-bench-201"
+    final = kd.Genotype.load(tmp_path / "export" / "genotype.json")
+    assert final == search.genotype()
+
+
+def test_stage_validation():
+    with pytest.raises(ValueError, match="keep partial_channels and ops_kept equal or shrinking"):
+        ProgressiveLearning([Stage(1, 2, 3), Stage(1, 4, 3)])
+    with pytest.raises(ValueError, match="epochs:partial_channels:ops_kept"):
+        Stage.parse("25-6-7")
+    search = _search(partial_channels=1)
+    with pytest.raises(ValueError, match="built with partial_channels=1 but the first stage uses 4"):
+        search.fit(_pairs(), epochs=1, verbose=0, callbacks=[ProgressiveLearning([Stage(1, 4, 5)])])
+
+
+MIRRORED = textwrap.dedent(
+    """
+    import os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, sys.argv[1])
+    import numpy as np
+    import tests.search_strategy.test_progressive as t
+    from keras_drnas.callbacks import ProgressiveLearning, Stage
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        search = t._search(partial_channels=4)
+    assert search.distribute_strategy.num_replicas_in_sync == 2
+    history = search.fit(t._pairs(), epochs=4, verbose=0,
+                         callbacks=[ProgressiveLearning([Stage(2, 4, 5), Stage(2, 2, 3)], seed=0)])
+    net = search.model
+    assert net.partial_channels == 2
+    assert all(len(e.candidate_ops) <= 3 for c in net.cells() for e in c.edges)
+    assert all(np.isfinite(history.history["loss"]))
+    widened = [v for c in net.cells() for e in c.edges for v in e.weights]
+    assert widened and all(type(v._value).__name__ == "MirroredVariable" for v in widened)
+    print("MIRRORED-OK", history.history["loss"])
+    """
+)
+
+
+def test_progressive_search_under_mirrored_strategy():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run([sys.executable, "-c", MIRRORED, root], capture_output=True, text=True, timeout=600)
+    assert "MIRRORED-OK" in result.stdout, result.stdout[-2000:] + result.stderr[-4000:]
