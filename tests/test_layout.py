@@ -15,6 +15,8 @@ MAY_IMPORT = {
     "search_space": {"search_space", "utils"},
     "search_strategy": {"search_space", "search_strategy", "utils"},
     "derived_model": {"search_space", "search_strategy", "derived_model", "data", "utils"},
+    "tuning": {"search_space", "search_strategy", "derived_model", "data", "utils", "tuning"},
+    "plots": {"search_space", "utils", "plots"},  # reads a run's files, never a model
 }
 
 
