@@ -6,8 +6,20 @@ The package is laid out by role: `search_space` (what can be chosen),
 `kd.layers`, `kd.callbacks`, `kd.presets` and `kd.data`.
 """
 
-from keras_drnas import callbacks, data, layers, presets
-from keras_drnas.derived_model import (
+import os
+import sys
+
+from keras_drnas.utils.quiet import filtered_native_stderr, wants_quiet
+
+if os.path.basename(sys.argv[0]) == "keras-drnas":  # the command line is quiet unless asked otherwise
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+with filtered_native_stderr(enabled=wants_quiet() and "tensorflow" not in sys.modules):
+    import tensorflow  # (first import: native libraries print their start-up lines here)
+
+    tensorflow.config.list_physical_devices()  # and when devices are first probed
+
+from keras_drnas import callbacks, data, layers, presets  # noqa: E402
+from keras_drnas.derived_model import (  # noqa: E402
     DerivedNetwork,
     RetrainRecipe,
     build_network,
@@ -16,8 +28,8 @@ from keras_drnas.derived_model import (
     export_all,
     retrain,
 )
-from keras_drnas.search_space import DARTS, NAS_BENCH_201, Genotype, GenotypeError, SearchSpace, get_space
-from keras_drnas.search_strategy import (
+from keras_drnas.search_space import DARTS, NAS_BENCH_201, Genotype, GenotypeError, SearchSpace, get_space  # noqa: E402
+from keras_drnas.search_strategy import (  # noqa: E402
     ArchitectureDistribution,
     DartsSupernet,
     DirichletMixedOp,
@@ -25,10 +37,11 @@ from keras_drnas.search_strategy import (
     NASBench201Supernet,
     SearchModel,
 )
+from keras_drnas.utils.errors import InputError  # noqa: E402
 
 __all__ = [
     "ArchitectureDistribution", "DARTS", "DartsSupernet", "DerivedNetwork", "DirichletMixedOp", "DrNASCell",
-    "Genotype", "GenotypeError", "NASBench201Supernet", "NAS_BENCH_201", "RetrainRecipe", "SearchModel",
+    "Genotype", "GenotypeError", "InputError", "NASBench201Supernet", "NAS_BENCH_201", "RetrainRecipe", "SearchModel",
     "SearchSpace", "build_network", "callbacks", "count_flops", "count_parameters", "data", "export_all",
     "get_space", "layers", "presets", "retrain",
 ]

@@ -2,6 +2,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 import keras_drnas as kd
 from keras_drnas.cli import main
@@ -72,3 +73,63 @@ def test_demo_then_retrain_and_export_from_the_command_line(tmp_path, capsys):
     assert "broken.json: Genotype is not valid JSON" in capsys.readouterr().err
     assert main(["export", "--model", str(tmp_path / "missing.keras")]) == 2
     assert "missing.keras does not exist" in capsys.readouterr().err
+
+
+def _error_of(argv, capsys):
+    """main's exit code and the one line it printed, which must not be a traceback."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def test_every_kind_of_input_error_exits_2_with_a_message(tmp_path, capsys):
+    tiny = ["--channels", "4", "--cells-per-stage", "1", "--verbose", "0", "--batch-size", "8", "--epochs", "1"]
+    out = ["--output-dir", str(tmp_path / "out")]
+    (tmp_path / "stray.json").write_text('{"space": "nb201", "normal": [], "reduce_concta": [2]}')
+    write_image_folder(tmp_path / "tiny_images", classes=2, per_class=8, size=6)
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "text.keras").write_text("not a model")
+    checkpoint = tmp_path / "run" / "checkpoint"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "state.json").write_text('{"epoch": ')
+    (checkpoint / "search.weights.h5").write_bytes(b"")
+    cases = [
+        (["retrain", "--genotype", str(tmp_path / "stray.json")], "stray.json: Unknown genotype keys ['reduce_concta']"),
+        (["retrain", "--genotype", str(tmp_path / "missing.json")], "Cannot read genotype file"),
+        (["export", "--model", str(tmp_path / "text.keras")], "text.keras is not a model.keras written by retrain"),
+        (["search", "--progressive", "--stages", "0:4:5", *tiny, *out], "Stage '0:4:5': epochs must be at least 1"),
+        (["search", "--progressive", "--stages", "25:²:7", *tiny, *out], "three positive integers"),
+        (["search", "--progressive", "--stages", "1:1:3,1:2:3", *tiny, *out], "1:1:3 then 1:2:3"),
+        (["search", "--partial-channels", "3", *tiny, *out], "e.g. --partial-channels 1, 2 or 4"),
+        (["search", *tiny, "--channels", "0", *out], "got --channels 0"),
+        (["search", "--data-dir", str(tmp_path / "tiny_images"), *tiny, *out], "must be multiples of 4; got 6x6"),
+        (["search", *tiny, "--output-dir", str(tmp_path / "a_file")], "a_file"),  # an OSError
+        (["search", *tiny, "--resume", "--output-dir", str(tmp_path / "run")], "state.json is not a search checkpoint"),
+    ]
+    for argv, message in cases:
+        code, err = _error_of(argv, capsys)
+        assert code == 2 and err.startswith("keras-drnas: error: ") and message in err, (argv, err)
+
+
+def test_pipeline_checks_exit_2_but_library_bugs_keep_their_traceback(tmp_path, capsys, monkeypatch):
+    import tensorflow as tf
+
+    from keras_drnas import cli
+    from keras_drnas.utils.errors import InputError
+
+    argv = ["search", "--channels", "4", "--cells-per-stage", "1", "--output-dir", str(tmp_path)]
+
+    def failing(error):
+        def load_search_data(args):
+            raise error
+        return load_search_data
+
+    monkeypatch.setattr(cli, "load_search_data", failing(tf.errors.InvalidArgumentError(None, None, "labels must be in 0..9\nmore")))
+    assert _error_of(argv, capsys) == (2, "keras-drnas: error: labels must be in 0..9\n")
+    monkeypatch.setattr(cli, "load_search_data", failing(InputError("Pass download=True or data_dir=...")))
+    assert _error_of(argv, capsys) == (2, "keras-drnas: error: Pass --download or --tfds-dir ...\n")
+    for bug in (KeyError("stem"), RuntimeError("bug"), ValueError("a shape mismatch inside the library"), TypeError("x")):
+        monkeypatch.setattr(cli, "load_search_data", failing(bug))
+        with pytest.raises(type(bug)):
+            main(argv)

@@ -2,8 +2,10 @@
 
 import numpy as np
 
+from keras_drnas.utils.errors import InputError
 
-class DataError(ValueError):
+
+class DataError(InputError):
     """Input data that a search cannot use, with what to do about it."""
 
 

@@ -1,11 +1,15 @@
 """Shipping the derived network: .keras, SavedModel and TFLite (float32, int8)."""
 
+import contextlib
+import io
 import os
+import warnings
 
 import numpy as np
 import tensorflow as tf
 
 from keras_drnas.utils.files import atomic_write_bytes
+from keras_drnas.utils.quiet import filtered_native_stderr
 
 
 def export_saved_model(model, directory):
@@ -22,7 +26,8 @@ def to_tflite(model, quantization=None, representative_images=None):
             quantization, float32 input and output kept for convenience.
         representative_images: float32 images for the int8 calibration.
     """
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints the exported signature
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization == "int8":
         if representative_images is None or len(representative_images) == 0:
@@ -33,28 +38,37 @@ def to_tflite(model, quantization=None, representative_images=None):
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     elif quantization is not None:
         raise ValueError(f"quantization must be None or 'int8', got {quantization!r}.")
-    return converter.convert()
+    with warnings.catch_warnings(), filtered_native_stderr(), contextlib.redirect_stdout(io.StringIO()):
+        # The float32 input and output are deliberate, so no input statistics are given.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return converter.convert()
 
 
 def run_tflite(flatbuffer, images):
     """Outputs of a TFLite model on a batch of images, one image at a time."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=flatbuffer)
-    interpreter.allocate_tensors()
-    source = interpreter.get_input_details()[0]
-    target = interpreter.get_output_details()[0]
-    outputs = []
-    for image in np.asarray(images, np.float32):
-        interpreter.set_tensor(source["index"], image[None])
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(target["index"])[0])
+    with filtered_native_stderr():  # the delegate announces itself on stderr
+        interpreter = Interpreter(model_content=flatbuffer)
+        interpreter.allocate_tensors()
+        source = interpreter.get_input_details()[0]
+        target = interpreter.get_output_details()[0]
+        outputs = []
+        for image in np.asarray(images, np.float32):
+            interpreter.set_tensor(source["index"], image[None])
+            interpreter.invoke()
+            outputs.append(interpreter.get_tensor(target["index"])[0])
     return np.stack(outputs)
 
 
-def export_all(model, output_dir, images, name="model"):
+def export_all(model, output_dir, images, name="model", calibration_images=None):
     """Writes `.keras`, SavedModel, float32 and int8 TFLite files and checks
     each TFLite file against the Keras model on `images`.
+
+    Args:
+        images: held-out inputs for the agreement checks.
+        calibration_images: real inputs for the int8 calibration (the
+            representative dataset); default: `images`.
 
     Returns a report: paths, sizes in bytes, the largest float32 deviation
     and the int8 top-1 agreement.
@@ -69,7 +83,7 @@ def export_all(model, output_dir, images, name="model"):
     saved_model = export_saved_model(model, os.path.join(output_dir, f"{name}_saved_model"))
     report["saved_model"] = {"path": saved_model, "bytes": _folder_size(saved_model)}
     for quantization in (None, "int8"):
-        flatbuffer = to_tflite(model, quantization, images)
+        flatbuffer = to_tflite(model, quantization, images if calibration_images is None else calibration_images)
         suffix = "int8" if quantization else "float32"
         path = os.path.join(output_dir, f"{name}_{suffix}.tflite")
         atomic_write_bytes(path, flatbuffer)

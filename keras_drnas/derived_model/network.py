@@ -15,6 +15,7 @@ from keras_drnas.search_space.genotype import Genotype, GenotypeError
 from keras_drnas.search_space.ops import batch_norm, conv, create_op, factorized_reduce, relu_conv_bn
 from keras_drnas.search_space.skeletons import darts_stem, nas_bench_201_stem, reduction_cells, resnet_basic_block
 from keras_drnas.search_space.spaces import NAS_BENCH_201
+from keras_drnas.utils.errors import InputError
 
 
 @dataclasses.dataclass
@@ -188,7 +189,7 @@ def darts_network(
     training_model = model
     if auxiliary and aux_input is not None:
         if aux_input.shape[1] is not None and aux_input.shape[1] < 5:
-            raise ValueError(
+            raise InputError(
                 f"The auxiliary head pools 5x5 windows of the 2/3-depth features, which are "
                 f"{aux_input.shape[1]}x{aux_input.shape[2]} for {input_shape[0]}x{input_shape[1]} "
                 "inputs. Use larger images (CIFAR: 32x32) or auxiliary=False."

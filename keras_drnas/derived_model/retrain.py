@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_drnas.data.augmentation import cutout, random_crop_flip
 from keras_drnas.derived_model.drop_path import DropPathSchedule
+from keras_drnas.utils.errors import InputError
 
 
 def training_batches(dataset, recipe, seed, num_outputs, num_classes):
@@ -49,7 +50,8 @@ def compile_for_retraining(network, recipe, steps_per_epoch, num_classes):
                       metrics=[[accuracy], []])
     else:
         model.compile(optimizer, loss=loss, metrics=[accuracy])
-    network.model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    if network.model is not model:  # compiling the same model again would replace its SGD with RMSprop
+        network.model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     return model
 
 
@@ -60,19 +62,19 @@ def retrain(network, train, recipe, num_classes, seed=0, verbose=1, callbacks=No
     batches = training_batches(train, recipe, seed, len(model.outputs), num_classes)
     steps = int(batches.cardinality())
     if steps < 1:
-        raise ValueError(f"Not one full batch of {recipe.batch_size} examples to retrain on; lower the batch size.")
+        raise InputError(f"Not one full batch of {recipe.batch_size} examples to retrain on; lower the batch size.")
     compile_for_retraining(network, recipe, steps, num_classes)
     callbacks = list(callbacks or [])
     if network.drop_path_layers and recipe.drop_path:
         callbacks.append(DropPathSchedule(network.drop_path_layers, recipe.drop_path, recipe.epochs))
-    return model.fit(batches, epochs=recipe.epochs, verbose=verbose, callbacks=callbacks)
+    return model.fit(batches, epochs=recipe.epochs, verbose=verbose, callbacks=callbacks, shuffle=False)
 
 
 def test_accuracy(model, test, batch_size=256):
     """Top-1 accuracy of the shipped model on an unbatched (image, label) dataset."""
     hits = total = 0
     for x, y in test.batch(batch_size):
-        predictions = np.argmax(model.predict_on_batch(x), axis=-1)
+        predictions = np.argmax(keras.ops.convert_to_numpy(model(x, training=False)), axis=-1)
         hits += int(np.sum(predictions == y.numpy()))
         total += len(predictions)
     return hits / max(1, total)

@@ -51,3 +51,30 @@ def derive_genotype(space, weights):
     if space.num_input_nodes == 1:
         return Genotype(space.name, normal)
     return Genotype(space.name, normal, derive_cell(space, weights["reduce"]))
+
+
+def random_genotype(space, seed=None):
+    """A genotype drawn uniformly from `space`: the baseline a search must beat.
+
+    NAS-Bench-201: every edge takes any op (`none` included). DARTS: every
+    intermediate node reads two distinct earlier nodes through any op but
+    `none`, in both cells.
+
+    Example:
+    >>> random_genotype("nas-bench-201", seed=0).space
+    'nas-bench-201'
+    """
+    space = get_space(space)
+    rng = np.random.default_rng(seed)
+    if space.edges_kept_per_node is None:
+        return Genotype(space.name, [(str(rng.choice(space.op_names)), src) for _, src in space.edges])
+    ops = [name for name in space.op_names if name != "none"]
+
+    def cell():
+        pairs = []
+        for node in range(space.num_input_nodes, space.num_nodes):
+            inputs = sorted(rng.choice(node, size=space.edges_kept_per_node, replace=False))
+            pairs += [(str(rng.choice(ops)), int(src)) for src in inputs]
+        return pairs
+
+    return Genotype(space.name, cell(), cell())

@@ -5,41 +5,77 @@ pairs. NAS-Bench-201 genotypes have one pair per edge (six, `none` allowed);
 DARTS genotypes keep two pairs per intermediate node for a normal and a
 reduction cell, plus the nodes concatenated into the cell output.
 
-Genotypes are saved as JSON (never pickle or eval) and validated on load.
+Genotypes are saved as JSON (never pickle or eval) and validated on load:
+a document from outside either loads into a genotype that saves back to the
+same JSON, or raises `GenotypeError` (naming the file, when loading one).
 """
 
 import dataclasses
 import json
+import os
+import re
+import reprlib
 
 import numpy as np
 
 from keras_drnas.search_space.ops import OP_NAMES
-from keras_drnas.search_space.spaces import NAS_BENCH_201, get_space
+from keras_drnas.search_space.spaces import NAS_BENCH_201, SearchSpace, get_space
+from keras_drnas.utils.errors import InputError
 from keras_drnas.utils.files import atomic_write_text
 
 FORMAT = "keras-drnas-genotype"
 VERSION = 1
+# Every key a genotype document may hold; any other key (a typo such as
+# "reduce_concta") is an error rather than silently ignored.
+KEYS = ("format", "version", "space", "normal", "reduce", "normal_concat", "reduce_concat", "nb201_string")
+# Node indices are small: longer numbers in a file are mistakes, and Python
+# refuses to parse integers of more than 4300 digits anyway.
+MAX_DIGITS = 9
+# A genotype file is a few KB; reading stops here (e.g. at /dev/zero).
+MAX_FILE_CHARS = 1 << 20
+# ASCII digits only (str.isdigit also accepts '²' and '٣'), written as the
+# benchmark writes them (no leading zeros), so a parsed string prints back equal.
+_NB201_ITEM = re.compile(rf"([a-z0-9_]+)~(0|[1-9][0-9]{{0,{MAX_DIGITS - 1}}})", re.ASCII)
+_short = reprlib.Repr()  # error messages quote bounded excerpts of the input
+_short.maxstring = _short.maxother = 80
 
 
-class GenotypeError(ValueError):
+class GenotypeError(InputError):
     """A genotype (or a genotype file) that does not describe a valid cell."""
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _as_pairs(pairs, cell):
     if not isinstance(pairs, (list, tuple)):
-        raise GenotypeError(f"{cell} must be a list of [op, input_node] pairs, got {pairs!r}.")
+        raise GenotypeError(f"{cell} must be a list of [op, input_node] pairs, got {_short.repr(pairs)}.")
     result = []
     for pair in pairs:
-        if (
-            not isinstance(pair, (list, tuple))
-            or len(pair) != 2
-            or not isinstance(pair[0], str)
-            or isinstance(pair[1], bool)
-            or not isinstance(pair[1], (int, np.integer))
-        ):
-            raise GenotypeError(f"{cell}: each entry must be [op_name, input_node], got {pair!r}.")
-        result.append((pair[0], int(pair[1])))
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str) and _is_int(pair[1])):
+            raise GenotypeError(
+                f"{cell}: each entry must be [op_name, input_node] with a string and an integer, "
+                f"got {_short.repr(pair)}."
+            )
+        result.append((str(pair[0]), int(pair[1])))
     return tuple(result)
+
+
+def _as_nodes(nodes, name):
+    if not isinstance(nodes, (list, tuple)) or not all(_is_int(n) for n in nodes):
+        raise GenotypeError(f"{name} must be a list of integer node indices, got {_short.repr(nodes)}.")
+    return tuple(int(n) for n in nodes)
+
+
+def _reject_constant(name):
+    raise GenotypeError(f"Genotype is not valid JSON: {name} is not a JSON number.")
+
+
+def _parse_int(text):
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise GenotypeError(f"The number {text[:12]}... ({len(text)} digits) is too large for a genotype.")
+    return int(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,16 +106,23 @@ class Genotype:
     reduce_concat: tuple = None
 
     def __post_init__(self):
+        if not isinstance(self.space, (str, SearchSpace)):
+            raise GenotypeError(f"space must be 'nas-bench-201' or 'darts', got {_short.repr(self.space)}.")
         try:
             space = get_space(self.space)
-        except ValueError as error:
-            raise GenotypeError(str(error)) from None
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        except ValueError:
+            raise GenotypeError(
+                f"Unknown search space {_short.repr(self.space)}. Use 'nas-bench-201' (or 'nb201') or 'darts'."
+            ) from None
+        set_ = lambda name, value: object.__setattr__(self, name, value)
         set_("space", space.name)
         set_("normal", _as_pairs(self.normal, "normal"))
-        if space is NAS_BENCH_201:
-            if self.reduce is not None or self.reduce_concat is not None:
-                raise GenotypeError("A NAS-Bench-201 genotype has no reduction cell.")
+        if space.name == NAS_BENCH_201.name:
+            extra = [name for name in ("reduce", "normal_concat", "reduce_concat") if getattr(self, name) is not None]
+            if extra:
+                raise GenotypeError(
+                    f"A NAS-Bench-201 genotype has one cell with a fixed output node; drop {', '.join(extra)}."
+                )
             self._check_nb201()
         else:
             if self.reduce is None:
@@ -96,7 +139,7 @@ class Genotype:
     def _check_op(self, op, cell, allowed):
         if op not in allowed:
             raise GenotypeError(
-                f"{cell}: unknown op {op!r} for the {self.space} space. "
+                f"{cell}: unknown op {_short.repr(op)} for the {self.space} space. "
                 f"Allowed: {', '.join(allowed)}."
             )
 
@@ -120,7 +163,7 @@ class Genotype:
         if len(pairs) % 2 or not pairs:
             raise GenotypeError(
                 f"{cell}: a DARTS cell keeps exactly 2 input edges per node, so "
-                f"the edge count must be even (8 for 4 nodes), got {len(pairs)}."
+                f"the edge count must be even and positive (8 for 4 nodes), got {len(pairs)}."
             )
         steps = len(pairs) // 2
         if cell == "reduce" and steps != self.intermediate_nodes:
@@ -139,9 +182,11 @@ class Genotype:
                 )
         concat_name = f"{cell}_concat"
         concat = getattr(self, concat_name)
-        concat = tuple(range(2, 2 + steps)) if concat is None else tuple(int(n) for n in concat)
-        if not concat or any(not 0 <= n < 2 + steps for n in concat):
-            raise GenotypeError(f"{concat_name} must name nodes 0..{steps + 1}, got {list(concat)}.")
+        concat = tuple(range(2, 2 + steps)) if concat is None else _as_nodes(concat, concat_name)
+        if not concat or len(set(concat)) != len(concat) or any(not 0 <= n < 2 + steps for n in concat):
+            raise GenotypeError(
+                f"{concat_name} must name distinct nodes among 0..{steps + 1}, got {_short.repr(list(concat))}."
+            )
         object.__setattr__(self, concat_name, concat)
 
     # NAS-Bench-201 strings -------------------------------------------------
@@ -158,16 +203,32 @@ class Genotype:
 
     @classmethod
     def from_nb201_string(cls, text):
-        """Parses `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`."""
+        """Parses `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` (ASCII digits only)."""
+        if not isinstance(text, str):
+            raise GenotypeError(f"A NAS-Bench-201 string must be a str, got {type(text).__name__}.")
+        nodes = text.strip().split("+")
+        if len(nodes) != NAS_BENCH_201.num_nodes - 1:
+            raise GenotypeError(
+                f"A NAS-Bench-201 string has {NAS_BENCH_201.num_nodes - 1} '+'-separated nodes, "
+                f"got {len(nodes)}: {_short.repr(text)}."
+            )
         pairs = []
-        for node_text in str(text).strip().split("+"):
-            if not (node_text.startswith("|") and node_text.endswith("|")):
-                raise GenotypeError(f"Not a NAS-Bench-201 string (node {node_text!r}): {text!r}.")
-            for item in node_text.strip("|").split("|"):
-                op, sep, src = item.partition("~")
-                if not sep or not src.isdigit():
-                    raise GenotypeError(f"Expected 'op~input' in a NAS-Bench-201 string, got {item!r}.")
-                pairs.append((op, int(src)))
+        for node, node_text in enumerate(nodes, 1):
+            if not (len(node_text) > 1 and node_text.startswith("|") and node_text.endswith("|")):
+                raise GenotypeError(f"Not a NAS-Bench-201 string (node {_short.repr(node_text)}): {_short.repr(text)}.")
+            items = node_text[1:-1].split("|")
+            if len(items) != node:
+                raise GenotypeError(
+                    f"Node {node} of a NAS-Bench-201 string takes {node} inputs, got {_short.repr(node_text)}."
+                )
+            for item in items:
+                match = _NB201_ITEM.fullmatch(item)
+                if not match:
+                    raise GenotypeError(
+                        f"Expected 'op~input' (an op name and an input node number) in a NAS-Bench-201 string, "
+                        f"got {_short.repr(item)}."
+                    )
+                pairs.append((match[1], int(match[2])))
         return cls(NAS_BENCH_201.name, pairs)
 
     # JSON -----------------------------------------------------------------
@@ -185,13 +246,30 @@ class Genotype:
 
     @classmethod
     def from_dict(cls, data):
+        """A genotype from `to_dict` output; `format`, `version`, the concat
+        lists and `nb201_string` are optional, unknown keys are errors."""
         if not isinstance(data, dict):
             raise GenotypeError(f"A genotype must be a JSON object, got {type(data).__name__}.")
+        unknown = [key for key in data if key not in KEYS]
+        if unknown:
+            raise GenotypeError(
+                f"Unknown genotype keys {_short.repr(unknown)}; a genotype has only {', '.join(KEYS)}."
+            )
         if data.get("format", FORMAT) != FORMAT:
-            raise GenotypeError(f"Not a keras-drnas genotype (format {data.get('format')!r}).")
+            raise GenotypeError(f"Not a keras-drnas genotype (format {_short.repr(data.get('format'))}).")
+        version = data.get("version", VERSION)
+        if not _is_int(version) or version < 1:
+            raise GenotypeError(f"Genotype 'version' must be a positive integer, got {_short.repr(version)}.")
+        if version > VERSION:
+            raise GenotypeError(
+                f"Genotype version {version} was written by a newer keras-drnas (this one reads "
+                f"version {VERSION}); upgrade keras-drnas."
+            )
         missing = [k for k in ("space", "normal") if k not in data]
         if missing:
             raise GenotypeError(f"Genotype is missing {missing}; it needs 'space' and 'normal'.")
+        if not isinstance(data["space"], str):
+            raise GenotypeError(f"Genotype 'space' must be a string, got {_short.repr(data['space'])}.")
         genotype = cls(
             data["space"],
             data["normal"],
@@ -199,7 +277,9 @@ class Genotype:
             data.get("normal_concat"),
             data.get("reduce_concat"),
         )
-        if "nb201_string" in data and data["nb201_string"] != genotype.to_nb201_string():
+        if "nb201_string" in data and genotype.space != NAS_BENCH_201.name:
+            raise GenotypeError("Only NAS-Bench-201 genotypes have an 'nb201_string'; drop it.")
+        if "nb201_string" in data and cls.from_nb201_string(data["nb201_string"]) != genotype:
             raise GenotypeError("'nb201_string' disagrees with 'normal'; fix or drop one of them.")
         return genotype
 
@@ -208,9 +288,16 @@ class Genotype:
 
     @classmethod
     def from_json(cls, text):
+        """A genotype from `to_json` text (standard JSON: no NaN or Infinity)."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise GenotypeError(f"Genotype JSON must be text, got {type(text).__name__}.")
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
+            data = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
+        except GenotypeError:
+            raise
+        except RecursionError:
+            raise GenotypeError("Genotype JSON is nested too deeply to be a genotype.") from None
+        except ValueError as error:  # JSONDecodeError, or bytes that are not UTF-8
             raise GenotypeError(f"Genotype is not valid JSON: {error}.") from None
         return cls.from_dict(data)
 
@@ -220,13 +307,19 @@ class Genotype:
 
     @classmethod
     def load(cls, path):
+        """Reads a genotype file; every error names the file."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise GenotypeError(f"A genotype file path must be a str or path, got {type(path).__name__}.")
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except OSError as error:
-            raise GenotypeError(f"Cannot read genotype file {path}: {error.strerror}.") from None
+            with open(path, encoding="utf-8-sig") as f:  # -sig: tolerate an editor's byte-order mark
+                text = f.read(MAX_FILE_CHARS + 1)
         except UnicodeDecodeError:
             raise GenotypeError(f"{path} is not a text (JSON) genotype file.") from None
+        except (OSError, ValueError) as error:  # ValueError: e.g. a NUL character in the path
+            reason = getattr(error, "strerror", None) or error
+            raise GenotypeError(f"Cannot read genotype file {path}: {reason}.") from None
+        if len(text) > MAX_FILE_CHARS:
+            raise GenotypeError(f"{path} is over {MAX_FILE_CHARS} characters long: not a genotype file.")
         try:
             return cls.from_json(text)
         except GenotypeError as error:

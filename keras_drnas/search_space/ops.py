@@ -15,6 +15,8 @@ by one pixel at stride 2 (TensorFlow pads asymmetrically).
 import keras
 from keras import layers
 
+from keras_drnas.utils.errors import InputError
+
 # PyTorch's default conv init (kaiming_uniform, a=sqrt(5)) as in the reference.
 CONV_INIT = {
     "class_name": "VarianceScaling",
@@ -118,7 +120,7 @@ def pool(kind, stride, affine, with_bn, name):
 def factorized_reduce(in_channels, channels, affine, name):
     """Halves the resolution with two offset 1x1 stride-2 convs (DARTS)."""
     if channels % 2:
-        raise ValueError(
+        raise InputError(
             f"factorized_reduce needs an even channel count, got {channels}. "
             "Choose C and K so that C // K is even on reduction edges."
         )
@@ -166,8 +168,8 @@ OP_NAMES = tuple(_BUILDERS)
 
 def check_op_name(name):
     """Raises a clear error for a name that is not a known candidate op."""
-    if name not in _BUILDERS:
-        raise ValueError(
+    if not isinstance(name, str) or name not in _BUILDERS:
+        raise InputError(
             f"Unknown op name {name!r}. Known ops: {', '.join(OP_NAMES)}."
         )
     return name
@@ -195,7 +197,7 @@ def create_op(name, channels, stride=1, affine=False, pool_bn=False, layer_name=
     """
     check_op_name(name)
     if stride not in (1, 2):
-        raise ValueError(f"stride must be 1 or 2, got {stride}.")
+        raise InputError(f"stride must be 1 or 2, got {stride}.")
     op = _BUILDERS[name](channels, stride, affine, layer_name or name, pool_bn)
     op.build((None, None, None, channels))
     return op

@@ -9,6 +9,7 @@ import keras
 from keras import layers
 
 from keras_drnas.search_space.ops import batch_norm, conv, relu_conv_bn
+from keras_drnas.utils.errors import InputError
 
 STEMS = ("cifar", "imagenet")
 
@@ -40,7 +41,7 @@ def resnet_basic_block(in_channels, channels, stride, name):
 
 def check_stem(stem):
     if stem not in STEMS:
-        raise ValueError(f"stem must be one of {STEMS}, got {stem!r}.")
+        raise InputError(f"stem must be one of {STEMS}, got {stem!r}.")
     return stem
 
 

@@ -8,6 +8,7 @@ A space only describes the choice; how it is learned lives in
 import dataclasses
 
 from keras_drnas.search_space.ops import check_op_name
+from keras_drnas.utils.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,9 +55,9 @@ class SearchSpace:
     def with_intermediate_nodes(self, intermediate_nodes):
         """A DARTS space with another number of intermediate nodes (4)."""
         if self.num_input_nodes != 2:
-            raise ValueError("Only the DARTS space has a configurable number of intermediate nodes.")
+            raise InputError("Only the DARTS space has a configurable number of intermediate nodes.")
         if int(intermediate_nodes) < 1:
-            raise ValueError(f"intermediate_nodes must be at least 1, got {intermediate_nodes}.")
+            raise InputError(f"intermediate_nodes must be at least 1, got {intermediate_nodes}.")
         num_nodes = 2 + int(intermediate_nodes)
         return dataclasses.replace(
             self,
@@ -69,7 +70,7 @@ class SearchSpace:
         """The same topology with another candidate list."""
         op_names = tuple(check_op_name(o) for o in op_names)
         if len(set(op_names)) != len(op_names) or not op_names:
-            raise ValueError(f"op_names must be distinct and non-empty, got {op_names}.")
+            raise InputError(f"op_names must be distinct and non-empty, got {op_names}.")
         return dataclasses.replace(self, op_names=op_names)
 
 
@@ -126,7 +127,7 @@ def get_space(space):
         return space
     key = str(space).lower()
     if key not in _ALIASES:
-        raise ValueError(
+        raise InputError(
             f"Unknown search space {space!r}. Use 'nas-bench-201' (or 'nb201') "
             "or 'darts'."
         )

@@ -6,6 +6,7 @@ import os
 import keras
 
 from keras_drnas.search_space.genotype import Genotype
+from keras_drnas.utils.errors import InputError
 from keras_drnas.utils.files import atomic_path, atomic_write_text
 
 
@@ -63,8 +64,15 @@ class SearchCheckpoint(keras.callbacks.Callback):
         state_path = os.path.join(directory, cls.STATE)
         if not (os.path.isfile(state_path) and os.path.isfile(os.path.join(directory, cls.WEIGHTS))):
             return None
-        with open(state_path, encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            with open(state_path, encoding="utf-8") as f:
+                state = json.load(f)
+        except (ValueError, RecursionError) as error:  # not JSON, not UTF-8, nested too deeply
+            raise InputError(f"{state_path} is not a search checkpoint state: {error}.") from None
+        keys = {"epoch", "supernet", "stage", "seed_states", "genotype_history", "history"}
+        if not isinstance(state, dict) or not keys <= set(state) or not isinstance(state["epoch"], int):
+            raise InputError(f"{state_path} is not a search checkpoint state: it needs {', '.join(sorted(keys))}.")
+        return state
 
     @classmethod
     def previous_state(cls, directory, resume):
@@ -72,12 +80,12 @@ class SearchCheckpoint(keras.callbacks.Callback):
         search; never lets a fresh search overwrite a checkpoint."""
         state = cls.load_state(directory)
         if state and not resume:
-            raise ValueError(
+            raise InputError(
                 f"{directory} holds a search checkpoint after epoch {state['epoch']}. Pass resume=True to "
                 "continue it, or choose another output directory (nothing is overwritten)."
             )
         if resume and not state:
-            raise ValueError(f"resume=True, but there is no complete checkpoint in {directory}.")
+            raise InputError(f"resume=True, but there is no complete checkpoint in {directory}.")
         return state
 
     @classmethod

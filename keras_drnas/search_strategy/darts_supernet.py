@@ -6,7 +6,7 @@ from keras import layers
 from keras_drnas.search_space.skeletons import check_stem, darts_stem, reduction_cells, stem_downsampling
 from keras_drnas.search_space.spaces import DARTS
 from keras_drnas.search_strategy.cell import DrNASCell
-from keras_drnas.search_strategy.supernet import Supernet, check_image_shape
+from keras_drnas.search_strategy.supernet import Supernet, check_image_shape, check_positive
 
 
 @keras.saving.register_keras_serializable(package="keras_drnas")
@@ -58,6 +58,7 @@ class DartsSupernet(Supernet):
         self.intermediate_nodes = int(intermediate_nodes)
         self.num_classes = int(num_classes)
         self.partial_channels = int(partial_channels)
+        check_positive(channels=self.channels, num_cells=self.num_cells, num_classes=self.num_classes)
         self.stem = check_stem(stem)
         self.stem_multiplier = int(stem_multiplier)
         self.relaxation = relaxation

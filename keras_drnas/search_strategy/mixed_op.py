@@ -7,6 +7,7 @@ from keras_drnas.search_space.ops import check_op_name, create_op
 from keras_drnas.search_strategy.distribution import owned_distribution
 from keras_drnas.search_strategy.widening import widen_weights
 from keras_drnas.utils import keras_compat
+from keras_drnas.utils.errors import InputError
 
 
 def channel_shuffle(x, groups):
@@ -23,7 +24,7 @@ def channel_shuffle(x, groups):
 def check_partial_channels(channels, partial_channels):
     """Raises a clear error unless `partial_channels` (K) divides `channels`."""
     if partial_channels < 1 or channels % partial_channels:
-        raise ValueError(
+        raise InputError(
             f"channels ({channels}) must be divisible by partial_channels "
             f"(the paper's K, {partial_channels}). Pick a divisor of the channel "
             "count of every cell, e.g. partial_channels=1, 2 or 4 for channels=16."

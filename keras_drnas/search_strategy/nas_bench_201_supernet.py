@@ -7,7 +7,7 @@ from keras_drnas.search_space.ops import batch_norm
 from keras_drnas.search_space.skeletons import nas_bench_201_stem, resnet_basic_block
 from keras_drnas.search_space.spaces import NAS_BENCH_201
 from keras_drnas.search_strategy.cell import DrNASCell
-from keras_drnas.search_strategy.supernet import Supernet, check_image_shape
+from keras_drnas.search_strategy.supernet import Supernet, check_image_shape, check_positive
 
 
 @keras.saving.register_keras_serializable(package="keras_drnas")
@@ -54,6 +54,7 @@ class NASBench201Supernet(Supernet):
         self.cells_per_stage = int(cells_per_stage)
         self.num_classes = int(num_classes)
         self.partial_channels = int(partial_channels)
+        check_positive(channels=self.channels, cells_per_stage=self.cells_per_stage, num_classes=self.num_classes)
         self.relaxation = relaxation
         self.inference = inference
         self.seed = seed

@@ -2,32 +2,55 @@
 ops and widen the partial channels, inside one `fit` call."""
 
 import dataclasses
+import numbers
 
 import keras
 
 from keras_drnas.search_space.spaces import DARTS, NAS_BENCH_201
+from keras_drnas.utils.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
     """One stage of a progressive search: its epochs, its `partial_channels`
     (the paper's K), and the ops kept per edge (pruned by concentration
-    before the stage starts)."""
+    before the stage starts). All three are positive integers.
+
+    Example:
+    >>> Stage.parse("25:6:7")
+    Stage(epochs=25, partial_channels=6, ops_kept=7)
+    >>> print(Stage(25, 4, 4))
+    25:4:4
+    """
 
     epochs: int
     partial_channels: int
     ops_kept: int
 
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise InputError(f"{field.name} must be a positive integer, got {value!r}, in stage {self}.")
+            object.__setattr__(self, field.name, int(value))
+
+    def __str__(self):
+        """The `epochs:partial_channels:ops_kept` text that `parse` reads."""
+        return f"{self.epochs}:{self.partial_channels}:{self.ops_kept}"
+
     @classmethod
     def parse(cls, text):
         """'25:6:7' -> Stage(epochs=25, partial_channels=6, ops_kept=7)."""
-        try:
-            epochs, partial_channels, ops_kept = (int(p) for p in str(text).split(":"))
-        except ValueError:
-            raise ValueError(
-                f"A stage is epochs:partial_channels:ops_kept, e.g. 25:6:7; got {text!r}."
-            ) from None
-        return cls(epochs, partial_channels, ops_kept)
+        parts = [p.strip() for p in text.split(":")] if isinstance(text, str) else []
+        # isascii: int() would also take digits such as '²' or '٣'.
+        if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) < 10 for p in parts):
+            raise InputError(
+                f"A stage is epochs:partial_channels:ops_kept, three positive integers such as 25:6:7; got {text!r}."
+            )
+        for field, part in zip(dataclasses.fields(cls), parts):
+            if int(part) < 1:
+                raise InputError(f"Stage {text!r}: {field.name} must be at least 1, got {part}.")
+        return cls(*(int(p) for p in parts))
 
 
 # The paper's stages (section 3 and its appendix) per search space.
@@ -70,13 +93,21 @@ class ProgressiveLearning(keras.callbacks.Callback):
 
     def __init__(self, stages, arch_warmup_epochs=0, seed=None):
         super().__init__()
+        if not isinstance(stages, (list, tuple)) or not all(
+            isinstance(s, Stage) or (isinstance(s, (list, tuple)) and len(s) == 3) for s in stages
+        ):
+            raise InputError(
+                "ProgressiveLearning takes a list of Stages or (epochs, partial_channels, ops_kept) triples, "
+                f"got {stages!r}."
+            )
         self.stages = [s if isinstance(s, Stage) else Stage(*s) for s in stages]
         if not self.stages:
-            raise ValueError("ProgressiveLearning needs at least one stage.")
+            raise InputError("ProgressiveLearning needs at least one stage.")
         for before, after in zip(self.stages, self.stages[1:]):
             if after.partial_channels > before.partial_channels or after.ops_kept > before.ops_kept:
-                raise ValueError(
-                    f"Stages must keep partial_channels and ops_kept equal or shrinking: {before} then {after}."
+                raise InputError(
+                    f"Stages (epochs:partial_channels:ops_kept) must keep partial_channels and ops_kept "
+                    f"equal or shrinking: {before} then {after}."
                 )
         self.arch_warmup_epochs = int(arch_warmup_epochs)
         self.seed = seed
@@ -104,7 +135,7 @@ class ProgressiveLearning(keras.callbacks.Callback):
             return
         first = self.stages[0]
         if supernet.partial_channels != first.partial_channels:
-            raise ValueError(
+            raise InputError(
                 f"The supernet was built with partial_channels={supernet.partial_channels} but the first "
                 f"stage uses {first.partial_channels}; build it with partial_channels={first.partial_channels}."
             )

@@ -23,6 +23,7 @@ from keras_drnas.search_strategy.optimizers import (
 )
 from keras_drnas.search_strategy.supernet import Supernet, check_input_shape
 from keras_drnas.utils import keras_compat
+from keras_drnas.utils.errors import InputError
 
 ANCHORS = ("l2", "kl")
 PAIRS_HINT = "build them with keras_drnas.data.search_pairs(train, validation)"
@@ -83,14 +84,14 @@ class SearchModel(keras.Model):
     ):
         super().__init__(**kwargs)
         if anchor not in ANCHORS:
-            raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}.")
+            raise InputError(f"anchor must be one of {ANCHORS}, got {anchor!r}.")
         self.model = model
         self.anchor = anchor
         self.anchor_strength = float(anchor_strength)
         self.weight_decay = float(weight_decay)
         self.arch_warmup_epochs = int(arch_warmup_epochs)
         if not self.distributions():
-            raise ValueError(
+            raise InputError(
                 "The model has no DrNAS layers to search (no DrNASCell, "
                 "DirichletMixedOp or ArchitectureDistribution found)."
             )
@@ -204,7 +205,7 @@ class SearchModel(keras.Model):
         try:
             (x_train, y_train), (x_val, y_val) = data
         except (TypeError, ValueError):
-            raise ValueError(
+            raise InputError(
                 f"SearchModel.fit expects batches ((x_train, y_train), (x_val, y_val)); {PAIRS_HINT}."
             ) from None
         batch = tf.shape(x_val)[0]
@@ -243,7 +244,7 @@ class SearchModel(keras.Model):
         if len(cells) == 1:
             weights = keras.ops.convert_to_numpy(cells[0].distribution.expected_weights())
             return derive_genotype(cells[0].space, {"normal": weights, "reduce": weights})
-        raise ValueError(
+        raise InputError(
             "genotype() needs a supernet (NASBench201Supernet, DartsSupernet) or a model with "
             "exactly one DrNASCell; read concentrations() otherwise."
         )
@@ -267,7 +268,7 @@ class SearchModel(keras.Model):
         """`Model.fit`, with the cosine schedule stretched over all epochs and
         the architecture warm-up applied per epoch."""
         if kwargs.get("y") is not None:
-            raise ValueError(
+            raise InputError(
                 "SearchModel.fit takes one dataset of ((x_train, y_train), (x_val, y_val)) "
                 f"batches, not x and y; {PAIRS_HINT}."
             )
@@ -290,14 +291,14 @@ class SearchModel(keras.Model):
         both optimizers, in the strategy scope (e.g. before `load_weights`
         when resuming)."""
         if not isinstance(dataset, tf.data.Dataset):
-            raise ValueError(
+            raise InputError(
                 "SearchModel.fit takes a tf.data.Dataset of ((x_train, y_train), (x_val, y_val)) "
                 f"batches, got {type(dataset).__name__}; {PAIRS_HINT}."
             )
         try:
             (train_spec, label_spec), _ = dataset.element_spec
         except (TypeError, ValueError):
-            raise ValueError(
+            raise InputError(
                 "SearchModel.fit expects batches ((x_train, y_train), (x_val, y_val)), got "
                 f"elements {dataset.element_spec}; {PAIRS_HINT}."
             ) from None

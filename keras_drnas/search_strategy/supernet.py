@@ -12,23 +12,31 @@ from keras_drnas.search_space.derivation import derive_genotype
 from keras_drnas.search_strategy.cell import DrNASCell
 from keras_drnas.search_strategy.distribution import owned_distribution
 from keras_drnas.utils import keras_compat
+from keras_drnas.utils.errors import InputError
 
 
 def check_image_shape(inputs, downsampling, model_name):
     """Clear errors for inputs a supernet cannot take."""
     shape = inputs.shape
     if len(shape) != 4:
-        raise ValueError(
+        raise InputError(
             f"{model_name} takes images of shape (batch, height, width, channels), "
             f"got a tensor of shape {tuple(shape)}."
         )
     for size in shape[1:3]:
         if size is not None and (size < downsampling or size % downsampling):
-            raise ValueError(
+            raise InputError(
                 f"{model_name} halves the resolution {int(np.log2(downsampling))} "
                 f"times, so height and width must be multiples of {downsampling}; "
                 f"got {shape[1]}x{shape[2]}. Resize or pad the images."
             )
+
+
+def check_positive(**sizes):
+    """Clear errors for sizes that must be at least 1 (channels, cells, classes)."""
+    for name, value in sizes.items():
+        if value < 1:
+            raise InputError(f"{name} must be at least 1, got {name}={value}.")
 
 
 def check_input_shape(image_shape, model_input_shape, what="the model"):
@@ -36,7 +44,7 @@ def check_input_shape(image_shape, model_input_shape, what="the model"):
     expected = tuple(model_input_shape[-3:])
     for got, want, axis in zip(image_shape, expected, ("height", "width", "channels")):
         if want is not None and got is not None and got != want:
-            raise ValueError(
+            raise InputError(
                 f"Images are {tuple(image_shape)} but {what} expects {expected}: the "
                 f"{axis} differs. Resize the images or rebuild the model for this input."
             )

@@ -52,3 +52,15 @@ def test_darts_derivation_keeps_two_strongest_edges_and_never_none():
     assert g.normal == (("sep_conv_3x3", 0), ("sep_conv_3x3", 1)) * 4
     assert g.reduce == (("max_pool_3x3", 0), ("max_pool_3x3", 1)) * 4
     assert g.normal_concat == (2, 3, 4, 5)
+
+
+def test_random_genotypes_are_valid_seeded_and_varied():
+    from keras_drnas.search_space import random_genotype
+
+    nb = [random_genotype("nas-bench-201", seed=s) for s in range(20)]
+    assert random_genotype("nas-bench-201", seed=3) == nb[3]
+    assert len({g.to_nb201_string() for g in nb}) > 15
+    darts = random_genotype("darts", seed=1)
+    assert all(op != "none" for op, _ in darts.normal + darts.reduce)
+    for k in range(0, 8, 2):  # two distinct inputs per node
+        assert darts.normal[k][1] != darts.normal[k + 1][1]

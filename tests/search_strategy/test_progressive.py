@@ -114,3 +114,28 @@ def test_progressive_search_under_mirrored_strategy():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     result = subprocess.run([sys.executable, "-c", MIRRORED, root], capture_output=True, text=True, timeout=600)
     assert "MIRRORED-OK" in result.stdout, result.stdout[-2000:] + result.stderr[-4000:]
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [("0:4:5", "epochs must be at least 1"), ("25:0:5", "partial_channels must be at least 1"),
+     ("25:4:0", "ops_kept must be at least 1"), ("25:4", "three positive integers"), ("25:4:5:1", "three positive"),
+     ("25:-4:5", "three positive"), ("2.5:4:5", "three positive"), ("25:²:5", "three positive"),
+     ("25:٣:5", "three positive"), ("", "three positive"), (None, "three positive")],
+)
+def test_bad_stage_text_names_the_stage(text, message):
+    from keras_drnas.utils.errors import InputError
+
+    with pytest.raises(InputError, match=message) as caught:
+        Stage.parse(text)
+    assert repr(text) in str(caught.value)
+
+
+def test_stage_values_and_stage_lists_are_validated():
+    assert Stage.parse(" 25 : 6:7") == Stage(25, 6, 7) and str(Stage(25, 6, 7)) == "25:6:7"
+    for values in [(0, 0, 0), (True, 1, 1), (1.5, 1, 1), ("1", 1, 1)]:
+        with pytest.raises(ValueError, match="must be a positive integer"):
+            Stage(*values)
+    for stages in [[], [5], "25:6:7", [(1, 2, 3), (1, 3, 3)]]:
+        with pytest.raises(ValueError, match="ProgressiveLearning|shrinking"):
+            ProgressiveLearning(stages)
