@@ -6,9 +6,10 @@ subclassed, searched with `SearchModel` like any supernet.
 Each cell learns its own Dirichlet concentration (one per edge and op), so
 it drops into any model; `SearchModel` alternates the architecture and
 weight steps (paper section 2.2) and derives the cell from the Dirichlet
-mean. The default runs 10 epochs on scikit-learn's 8x8 digits (a minute on
-a CPU). There is no paper setting for this example: the paper searches whole
-supernets (see nb201_image_folder.py and progressive_darts.py).
+mean. The default runs 10 epochs on scikit-learn's 8x8 digits (half a
+minute on a 2-core CPU). There is no paper setting for this example: the
+paper searches whole supernets (see nb201_image_folder.py and
+progressive_darts.py).
 
 `--smoke` runs one epoch on 256 digits. Prints, for each model, the
 derived cell and the learnt concentration of its first edge.
@@ -65,7 +66,7 @@ def main(argv=None):
     subclassed(keras.ops.zeros((1, 8, 8, 1)))  # a subclassed model makes its variables on its first call
     for model in (functional_model(10, args.channels), subclassed):
         search = kd.SearchModel(model)
-        # The reference code's NAS-Bench-201 learning rates (weights 0.025, concentrations 3e-4) suit this short run.
+        # The reference code's NAS-Bench-201 learning rates: weights 0.025, concentrations 3e-4.
         search.compile(optimizer=keras.optimizers.SGD(0.025, momentum=0.9),
                        arch_optimizer=keras.optimizers.Adam(3e-4, beta_1=0.5), metrics=["accuracy"])
         history = search.fit(pairs, epochs=args.epochs, verbose=0)

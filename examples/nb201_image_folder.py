@@ -5,7 +5,9 @@
 `--data-dir` is an ImageFolder tree: `class/image.jpg`, or `train/class/...`
 and `test/class/...` (the layout of CIFAR-10 as JPEG files). The default is
 sized for a CPU: C=8, N=1, 2,000 training images (1,000 per half), 10
-epochs, batch 64; a few minutes on CIFAR-10.
+epochs, batch 64; about two minutes on CIFAR-10 on a 2-core CPU. In those
+150 architecture steps the concentrations barely leave 1 (the anchor); the
+paper's 100 epochs take about 39,000.
 
 The paper's setting (C=16, N=5, 100 epochs on the CIFAR-10 train split, split
 50/50 into weight and architecture halves, batch 64, crop + flip; weights:
@@ -66,7 +68,7 @@ def main(argv=None):
 
     keras.utils.set_random_seed(args.seed)
     data = kd.data.image_folder_search_data(args.data_dir, seed=args.seed, max_images=args.max_images or None)
-    print(f"Data: {data.name}, images {data.image_shape}, {data.num_classes} classes")
+    print(f"Data: {args.data_dir} ({data.name}), images of {data.image_shape}, {data.num_classes} classes")
     mean, std = kd.data.channel_stats(data.train)
     pairs = kd.data.search_pairs(data.train, data.validation, args.batch_size, data.num_classes, augment=True,
                                  mean=mean, std=std, seed=args.seed)

@@ -8,7 +8,7 @@ phone can run.
    cosine schedule) on both search halves, tested on the held-out digits;
 3. export: .keras, SavedModel, float32 and int8 TFLite, each TFLite file
    checked against Keras on the test images.
-About two minutes on a CPU.
+About a minute on a 2-core CPU.
 
 The paper's CIFAR-10 pipeline searches the DARTS space progressively (see
 progressive_darts.py) and retrains 20 cells at C=36 for 600 epochs, batch
@@ -82,7 +82,8 @@ def main(argv=None):
     for kind, entry in report.items():
         check = f"  top-1 agreement {entry['top1_agreement']:.2f}" if "top1_agreement" in entry else ""
         print(f"   {kind:15s} {entry['bytes'] / 1024:8.1f} KiB  {entry['path']}{check}")
-    print(f"   load without this library: keras.models.load_model({os.path.join(args.output_dir, 'model.keras')!r})")
+    keras_file = os.path.join(args.output_dir, "model.keras")
+    print(f"   load without this library: keras.models.load_model({keras_file!r})")
 
 
 if __name__ == "__main__":

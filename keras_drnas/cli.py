@@ -66,6 +66,8 @@ def _search_parser(parser):
                         "evaluated in the supernet for the exploration plot (paper Figure 1); 0: off")
     parser.add_argument("--resume", action="store_true",
                         help="continue the search checkpointed in OUTPUT_DIR/checkpoint after every epoch")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start over: delete the checkpoint in OUTPUT_DIR (the demo always does)")
     parser.add_argument("--output-dir", default="runs/search")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
 
@@ -128,7 +130,7 @@ def run_search(args):
     from keras_drnas.utils.files import atomic_write_text
 
     checkpoint_dir = os.path.join(args.output_dir, "checkpoint")
-    state = SearchCheckpoint.previous_state(checkpoint_dir, args.resume)
+    state = SearchCheckpoint.previous_state(checkpoint_dir, args.resume, args.overwrite)
     initial_epoch = state["epoch"] if state else 0
     if state:  # the data order and samples of the remaining epochs depend on the seed
         args.seed = state["supernet"]["config"]["seed"]
@@ -217,6 +219,7 @@ FLAGS = {
     "data_dir": "--tfds-dir",
     "download": "--download",
     "resume": "--resume",
+    "overwrite": "--overwrite",
     "batch_size": "--batch-size",
     "partial_channels": "--partial-channels",
     "channels": "--channels",
@@ -386,6 +389,7 @@ def run_demo(args):
     from keras_drnas.search_space import random_genotype
 
     start = time.perf_counter()
+    args.overwrite = args.overwrite and not args.resume  # each demo starts fresh unless resumed
     base = args.output_dir
     args.output_dir = os.path.join(base, "search")
     search, search_data = run_search(args)
@@ -487,7 +491,9 @@ def run_tune(args):
     if budget == Budget():
         raise InputError("Give a budget: --max-params, --max-multiply-adds and/or --max-latency-ms.")
     result = SearchResult.load(args.run_dir)
-    if os.path.isdir(os.path.join(args.output_dir, TUNER_PROJECT)) and not args.resume:
+    # keras-tuner's distributed mode: one chief runs the oracle, workers run trials in the chief's directory.
+    worker = "KERASTUNER_ORACLE_IP" in os.environ and os.environ.get("KERASTUNER_TUNER_ID") != "chief"
+    if os.path.isdir(os.path.join(args.output_dir, TUNER_PROJECT)) and not (args.resume or worker):
         raise InputError(f"{args.output_dir} holds a tuning already; pass resume=True to continue it, "
                          "or choose another output directory.")
     searched = {"dataset": "digits", "data_dir": None, "tfds_dir": None, "download": False, "max_images": None,
@@ -506,14 +512,14 @@ def run_tune(args):
     network = {"channels": args.channels, "cells_per_stage": args.cells_per_stage, "num_cells": args.num_cells}
     tuner = BudgetTuner(result, budget, max_trials=args.trials, temperature=args.temperature, network=network,
                         recipe=recipe, seed=args.seed, directory=args.output_dir, project_name=TUNER_PROJECT,
-                        overwrite=not args.resume)
+                        overwrite=not (args.resume or worker))
     print(f"Budget search in the learnt {result.space.name} distribution of {args.run_dir}: {budget.describe()}; "
           f"{args.trials} trials of {args.epochs} epochs on {search_data.name}")
     start = time.perf_counter()
     tuner.search(search_data.train, validation_data=search_data.validation, epochs=args.epochs,
                  verbose=args.verbose)
     seconds = time.perf_counter() - start
-    if "KERASTUNER_ORACLE_IP" in os.environ and os.environ.get("KERASTUNER_TUNER_ID") != "chief":
+    if worker:
         print(f"Worker {os.environ.get('KERASTUNER_TUNER_ID')} done; the chief writes the results.")
         return tuner
     oracle = tuner.oracle
@@ -569,7 +575,7 @@ def main(argv=None):
     # A short search that still decides: ~900 architecture steps instead of the paper's ~39,000,
     # so a 20x architecture learning rate, after 10 epochs that train the weights alone.
     demo.set_defaults(channels=4, cells_per_stage=1, batch_size=32, epochs=40, arch_warmup_epochs=10,
-                      arch_learning_rate=6e-3)
+                      arch_learning_rate=6e-3, overwrite=True)
     args = parser.parse_args(argv)
     if getattr(args, "space", None) == "nb201":
         args.space = "nas-bench-201"

@@ -32,6 +32,10 @@ def test_cli_search_on_an_image_folder(tmp_path, capsys):
     assert "resuming after epoch 2" in capsys.readouterr().out
     record = json.loads((out / "history.json").read_text())
     assert len(record["history"]["loss"]) == 3 and len(record["genotypes"]) == 3
+    # --overwrite starts over instead.
+    assert main(args + ["--epochs", "2", "--overwrite"]) == 0
+    record = json.loads((out / "history.json").read_text())
+    assert len(record["history"]["loss"]) == 2
 
 
 def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):

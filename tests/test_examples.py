@@ -10,7 +10,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # What each script must print once it has done its job.
 EXPECTED = {
-    "nb201_image_folder.py": ["Data: images, images (16, 16, 3), 3 classes", "NAS-Bench-201 cell:",
+    "nb201_image_folder.py": ["images of (16, 16, 3), 3 classes", "NAS-Bench-201 cell:",
                               "Mean op weights per edge"],
     "progressive_darts.py": ["in 2 stages", "After the last stage: K=1", "cells keep 4-4 of 7 ops per edge",
                              "DARTS reduce cell"],
@@ -29,8 +29,8 @@ def test_every_example_is_tested():
 @pytest.mark.parametrize("script", sorted(EXPECTED))
 def test_example_smoke_mode(script):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--smoke"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--smoke"], check=False, cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     for text in EXPECTED[script]:
         assert text in done.stdout, f"{script} did not print {text!r}:\n{done.stdout[-3000:]}"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import keras
 
@@ -75,14 +76,20 @@ class SearchCheckpoint(keras.callbacks.Callback):
         return state
 
     @classmethod
-    def previous_state(cls, directory, resume):
+    def previous_state(cls, directory, resume, overwrite=False):
         """The state to resume from (`resume=True`), or None for a fresh
-        search; never lets a fresh search overwrite a checkpoint."""
+        search. A fresh search never overwrites a checkpoint unless
+        `overwrite=True` (keras-tuner's convention), which deletes it."""
+        if overwrite and resume:
+            raise InputError("Pass resume=True or overwrite=True, not both.")
+        if overwrite:
+            shutil.rmtree(directory, ignore_errors=True)
+            return None
         state = cls.load_state(directory)
         if state and not resume:
             raise InputError(
                 f"{directory} holds a search checkpoint after epoch {state['epoch']}. Pass resume=True to "
-                "continue it, or choose another output directory (nothing is overwritten)."
+                "continue it, overwrite=True to start over, or choose another output directory."
             )
         if resume and not state:
             raise InputError(f"resume=True, but there is no complete checkpoint in {directory}.")

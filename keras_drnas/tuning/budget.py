@@ -69,18 +69,16 @@ class Budget:
             measures["latency_ms"] = round(tflite_latency_ms(model, self.latency_runs, self.latency_threads), 4)
         return measures
 
+    def limits(self):
+        """`(measure, limit)` of every limit set."""
+        pairs = (("parameters", self.max_parameters), ("multiply_adds", self.max_multiply_adds),
+                 ("latency_ms", self.max_latency_ms))
+        return [(key, limit) for key, limit in pairs if limit is not None]
+
     def violations(self, measures):
         """The limits `measures` exceed, as readable text (empty: within budget)."""
-        found = []
-        for key, limit in (("parameters", self.max_parameters), ("multiply_adds", self.max_multiply_adds),
-                           ("latency_ms", self.max_latency_ms)):
-            if limit is not None and measures[key] > limit:
-                found.append(f"{key} {measures[key]:,} > {limit:,}")
-        return found
+        return [f"{key} {measures[key]:,} > {limit:,}" for key, limit in self.limits() if measures[key] > limit]
 
     def describe(self):
         """'parameters <= 50,000, latency_ms <= 2.0' (or 'no limits')."""
-        limits = [f"{key} <= {limit:,}" for key, limit in (("parameters", self.max_parameters),
-                                                           ("multiply_adds", self.max_multiply_adds),
-                                                           ("latency_ms", self.max_latency_ms)) if limit is not None]
-        return ", ".join(limits) or "no limits"
+        return ", ".join(f"{key} <= {limit:,}" for key, limit in self.limits()) or "no limits"

@@ -47,7 +47,9 @@ class DerivedNetworkHyperModel(keras_tuner.HyperModel):
         keras.utils.set_random_seed(self.seed)
         return build_network(genotype, **self.network).model
 
-    def fit(self, hp, model, train, validation_data=None, epochs=None, callbacks=None, verbose=1, **kwargs):
+    def check_data(self, train, validation_data, epochs=None):
+        """The training batches, validation batches and recipe of a trial,
+        or a clear error (a `BudgetTuner` calls this before the first trial)."""
         if validation_data is None:
             raise InputError("Pass validation_data=... to search: the trials are ranked by validation accuracy.")
         num_classes = self.network["num_classes"]
@@ -55,10 +57,16 @@ class DerivedNetworkHyperModel(keras_tuner.HyperModel):
         validation = as_dataset(validation_data, "validation_data", num_classes)
         recipe = dataclasses.replace(self.recipe, epochs=int(epochs or self.recipe.epochs))
         batches = training_batches(train, recipe, self.seed, 1, num_classes)
-        steps = int(batches.cardinality())
-        if steps < 1:
+        if int(batches.cardinality()) == 0:
             raise InputError(f"Not one full batch of {recipe.batch_size} examples to train a trial on; "
                              "lower the batch size.")
-        compile_for_retraining(DerivedNetwork(model, model, []), recipe, steps, num_classes)
-        return model.fit(batches, validation_data=validation.batch(256), epochs=recipe.epochs,
+        return batches, validation.batch(256), recipe
+
+    def fit(self, hp, model, train, validation_data=None, epochs=None, callbacks=None, verbose=1, **kwargs):
+        batches, validation, recipe = self.check_data(train, validation_data, epochs)
+        steps = int(batches.cardinality())
+        if steps < 1:  # a dataset of unknown length: count its batches once
+            steps = sum(1 for _ in batches)
+        compile_for_retraining(DerivedNetwork(model, model, []), recipe, steps, self.network["num_classes"])
+        return model.fit(batches, validation_data=validation, epochs=recipe.epochs,
                          callbacks=callbacks, verbose=verbose, shuffle=False, **kwargs)

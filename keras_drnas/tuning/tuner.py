@@ -58,3 +58,10 @@ class BudgetTuner(keras_tuner.Tuner):
         hypermodel = DerivedNetworkHyperModel(self.result.space, settings, recipe, seed)
         super().__init__(oracle, hypermodel, **kwargs)
 
+
+    def search(self, train, validation_data=None, epochs=None, **kwargs):
+        """`Tuner.search` on unbatched `(image, label)` datasets (or arrays)
+        of pixels in [0, 1]: `train` trains every trial, `validation_data`
+        ranks them. Bad data fails here, before the first trial."""
+        self.hypermodel.check_data(train, validation_data, epochs)
+        return super().search(train, validation_data=validation_data, epochs=epochs, **kwargs)

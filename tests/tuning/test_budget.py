@@ -4,7 +4,8 @@ from keras_drnas.derived_model import build_network, count_parameters
 from keras_drnas.search_space import Genotype
 from keras_drnas.tuning import Budget
 
-CELL = Genotype.from_nb201_string("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|")
+CELL = Genotype.from_nb201_string(
+    "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|")
 
 
 def test_measures_and_violations():
@@ -25,4 +26,5 @@ def test_limits_must_be_positive():
     with pytest.raises(ValueError, match="max_parameters=0 is no limit"):
         Budget(max_parameters=0)
     assert Budget().describe() == "no limits"
-    assert Budget(max_parameters=50_000, max_latency_ms=2.5).describe() == "parameters <= 50,000, latency_ms <= 2.5"
+    described = Budget(max_parameters=50_000, max_latency_ms=2.5).describe()
+    assert described == "parameters <= 50,000, latency_ms <= 2.5"

@@ -3,8 +3,8 @@ import json
 import numpy as np
 from keras_tuner.engine.trial import Trial, TrialStatus
 
-from keras_drnas.search_space import NAS_BENCH_201
-from keras_drnas.tuning import Budget, DirichletOracle, GenotypeSampler, genotype_from_value
+from keras_drnas.search_space import DARTS, NAS_BENCH_201
+from keras_drnas.tuning import Budget, DirichletOracle, GenotypeSampler, SearchResult, genotype_from_value
 
 NETWORK = {"channels": 4, "cells_per_stage": 1, "input_shape": (8, 8, 1), "num_classes": 10}
 
@@ -44,3 +44,14 @@ def test_stops_when_every_candidate_is_over_budget(tmp_path, capsys):
     assert len(oracle.rejected()) == 3 and not oracle.trials
     assert all(c["violations"][0].startswith("parameters ") for c in oracle.rejected().values())
     assert "3 candidates in a row exceed the budget (parameters <= 100)" in capsys.readouterr().out
+
+
+def test_darts_candidates_from_a_run_directory(darts_run, tmp_path):
+    result = SearchResult.load(darts_run)
+    sampler = GenotypeSampler(result.space, result.concentrations, result.op_masks)
+    oracle = DirichletOracle(sampler, result.network_settings(), Budget(max_multiply_adds=10**9), seed=0)
+    oracle._set_project_dir(str(tmp_path), "darts")
+    values = oracle.create_trial("tuner0").hyperparameters.values
+    genotype = genotype_from_value(DARTS, values["genotype"])
+    assert genotype.space == "darts" and genotype.reduce is not None
+    assert values["multiply_adds"] == oracle.candidates[values["genotype"]]["multiply_adds"] > 0

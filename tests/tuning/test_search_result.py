@@ -3,10 +3,12 @@ import json
 import numpy as np
 import pytest
 
+import keras_drnas as kd
 from keras_drnas.search_space import NAS_BENCH_201
 from keras_drnas.tuning import SearchResult
 from keras_drnas.utils.errors import InputError
-from tests.tuning.conftest import write_run
+from tests.helpers import compiled, tiny_pairs
+from tests.tuning.search_files import write_run
 
 
 def test_reads_the_files_of_a_search(nb201_run):
@@ -47,9 +49,6 @@ def test_missing_and_broken_files_get_clear_errors(tmp_path):
 
 
 def test_from_a_search_in_memory():
-    import keras_drnas as kd
-    from tests.helpers import compiled, tiny_pairs
-
     search = compiled(kd.NASBench201Supernet(channels=4, cells_per_stage=1, seed=0))
     search.build_for(tiny_pairs(n=32, batch_size=16))
     result = SearchResult.from_search(search, (8, 8, 1), 10, mean=np.array([0.5]), std=np.array([0.25]))

@@ -49,14 +49,28 @@ def test_two_trials_within_budget_give_a_plain_keras_model(nb201_run, digits, tm
 
 def test_an_interrupted_tuning_resumes(nb201_run, digits, tmp_path):
     train, validation = digits
-    settings = dict(max_trials=2, recipe=RECIPE, directory=str(tmp_path / "tune"), project_name="resume")
+    settings = {"max_trials": 2, "recipe": RECIPE, "directory": str(tmp_path / "tune"), "project_name": "resume"}
     tuner = BudgetTuner(nb201_run, Budget(max_parameters=12_000), overwrite=True, **settings)
     with pytest.raises(KeyboardInterrupt):
         tuner.search(train, validation_data=validation, epochs=1, verbose=0, callbacks=[InterruptSecondTrial()])
     first = {t.trial_id: t.score for t in tuner.oracle.trials.values() if t.status == "COMPLETED"}
     assert len(first) == 1
-    resumed = BudgetTuner(nb201_run, Budget(max_parameters=12_000), overwrite=False, **settings)  # keras-tuner reload
+    # keras-tuner's reload: the finished trial, the oracle's state and the interrupted trial, sent for retry.
+    resumed = BudgetTuner(nb201_run, Budget(max_parameters=12_000), overwrite=False, **settings)
     assert resumed.oracle.draws == tuner.oracle.draws and resumed.oracle.candidates == tuner.oracle.candidates
     resumed.search(train, validation_data=validation, epochs=1, verbose=0)
     done = {t.trial_id: t.score for t in resumed.oracle.trials.values() if t.status == "COMPLETED"}
     assert len(done) == 2 and all(done[k] == v for k, v in first.items())  # the finished trial is not rerun
+
+
+def test_bad_data_fails_before_the_first_trial(nb201_run, digits, tmp_path):
+    train, validation = digits
+    tuner = BudgetTuner(nb201_run, Budget(max_parameters=12_000), max_trials=1, recipe=RECIPE,
+                        directory=str(tmp_path / "tune"), project_name="bad", overwrite=True)
+    with pytest.raises(ValueError, match="Pass validation_data="):
+        tuner.search(train, epochs=1)
+    with pytest.raises(ValueError, match="Pass it unbatched"):
+        tuner.search(train.batch(8), validation_data=validation, epochs=1)
+    with pytest.raises(ValueError, match="Not one full batch of 64 examples"):
+        tuner.search(train.take(10), validation_data=validation, epochs=1)
+    assert not tuner.oracle.trials
