@@ -9,6 +9,7 @@ argument names mapped to these flags, without a traceback.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -65,11 +66,21 @@ def _search_parser(parser):
                         help="architectures sampled from the learnt Dirichlets at 4 points of the search, "
                         "evaluated in the supernet for the exploration plot (paper Figure 1); 0: off")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the search checkpointed in OUTPUT_DIR/checkpoint after every epoch")
+                        help="continue the search checkpointed in OUTPUT_DIR/checkpoint, from the step it stopped at")
+    parser.add_argument("--save-freq", type=int,
+                        help="also checkpoint every SAVE_FREQ steps (default: after every epoch only)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="start over: delete the checkpoint in OUTPUT_DIR (the demo always does)")
+                        help="start over: delete the checkpoint and results in OUTPUT_DIR (the demo always does)")
     parser.add_argument("--output-dir", default="runs/search")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    _strategy_arg(parser)
+
+
+def _strategy_arg(parser):
+    parser.add_argument("--strategy", default="default", choices=["default", "mirrored", "multi-worker"],
+                        help="mirrored: all local GPUs (else CPUs); multi-worker: tf.distribute's "
+                        "MultiWorkerMirroredStrategy over the cluster in TF_CONFIG (run the same command on "
+                        "every worker; only the chief keeps files)")
 
 
 def _network_shape_args(parser, num_cells):
@@ -113,9 +124,76 @@ def build_supernet(args, num_classes):
     return NASBench201Supernet(cells_per_stage=args.cells_per_stage, **common)
 
 
+RESULT_FILES = ("genotype.json", "genotypes.jsonl", "concentrations.json", "history.json", "exploration.json", "plots")
+
+
+def distribution_strategy(name):
+    """The `--strategy`: created once per process (a multi-worker strategy
+    must exist before TensorFlow runs any op, and only once)."""
+    import tensorflow as tf
+
+    from keras_drnas.utils.errors import InputError
+
+    if name not in _STRATEGIES:
+        if name == "multi-worker":
+            try:
+                cluster = json.loads(os.environ.get("TF_CONFIG") or "null")
+            except ValueError as error:
+                raise InputError(f"--strategy multi-worker: TF_CONFIG is not JSON: {error}.") from None
+            if not (isinstance(cluster, dict) and isinstance(cluster.get("cluster"), dict)
+                    and isinstance(cluster.get("task"), dict)):
+                raise InputError(
+                    "--strategy multi-worker reads the cluster from TF_CONFIG, e.g. "
+                    '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}} '
+                    "(index 1 on the second host); set it on every worker."
+                )
+            _STRATEGIES[name] = tf.distribute.MultiWorkerMirroredStrategy()
+        elif name == "mirrored":
+            devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+            _STRATEGIES[name] = tf.distribute.MirroredStrategy([d.name for d in devices])
+        else:
+            _STRATEGIES[name] = tf.distribute.get_strategy()
+    return _STRATEGIES[name]
+
+
+_STRATEGIES = {}
+
+
+@contextlib.contextmanager
+def worker_output(args, strategy):
+    """On the non-chief workers of a multi-worker run, the command writes
+    to a temporary OUTPUT_DIR (and --tensorboard) removed at the end, so
+    only the chief keeps files; the checkpoint is still read from the
+    chief's OUTPUT_DIR (on a file system every worker sees) to resume."""
+    from keras_drnas.search_strategy.workers import is_chief, writable_directory
+
+    if is_chief(strategy) or getattr(args, "worker_output", False):
+        yield
+        return
+    saved = dict(vars(args))
+    args.checkpoint_dir = getattr(args, "checkpoint_dir", None) or os.path.join(args.output_dir, "checkpoint")
+    with writable_directory(args.output_dir, strategy) as temporary:
+        args.output_dir, args.worker_output = temporary, True
+        if getattr(args, "tensorboard", None):
+            args.tensorboard = os.path.join(temporary, "tensorboard")
+        try:
+            yield
+        finally:
+            vars(args).clear()
+            vars(args).update(saved)
+
+
 def run_search(args):
     """Runs one search and writes genotype.json, concentrations.json and
     history.json to the output directory. Returns (search model, data)."""
+    strategy = distribution_strategy(args.strategy)
+    with worker_output(args, strategy):
+        return _search(args, strategy)
+
+
+def _search(args, strategy):
+    import shutil
+
     import keras
     import tensorflow as tf
 
@@ -127,11 +205,28 @@ def run_search(args):
         default_weight_optimizer,
         search_defaults,
     )
+    from keras_drnas.search_strategy.workers import is_chief
+    from keras_drnas.utils.errors import InputError
     from keras_drnas.utils.files import atomic_write_text
 
-    checkpoint_dir = os.path.join(args.output_dir, "checkpoint")
-    state = SearchCheckpoint.previous_state(checkpoint_dir, args.resume, args.overwrite)
-    initial_epoch = state["epoch"] if state else 0
+    checkpoint_dir = getattr(args, "checkpoint_dir", None) or os.path.join(args.output_dir, "checkpoint")
+    if args.resume and args.overwrite:
+        raise InputError("Pass resume=True or overwrite=True, not both.")
+    state = None if args.overwrite else SearchCheckpoint.load_state(checkpoint_dir)
+    if state and not args.resume:
+        raise InputError(
+            f"{checkpoint_dir} holds a search checkpoint {SearchCheckpoint.position_of(state)}. Pass resume=True "
+            "to continue it, overwrite=True to start over, or choose another output directory."
+        )
+    if args.resume and not state:
+        raise InputError(f"resume=True, but there is no checkpoint in {checkpoint_dir}.")
+    if args.overwrite and is_chief(strategy):  # the checkpoint itself goes when fit begins
+        for name in RESULT_FILES:
+            path = os.path.join(args.output_dir, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.isfile(path):
+                os.remove(path)
     if state:  # the data order and samples of the remaining epochs depend on the seed
         args.seed = state["supernet"]["config"]["seed"]
     keras.utils.set_random_seed(args.seed)
@@ -141,6 +236,8 @@ def run_search(args):
         progressive = ProgressiveLearning(progressive_stages(args), args.stage_warmup_epochs, seed=args.seed)
         args.partial_channels, args.epochs = progressive.stages[0].partial_channels, progressive.total_epochs
         callbacks.append(progressive)
+    checkpoint = SearchCheckpoint(checkpoint_dir, "epoch" if args.save_freq is None else args.save_freq, progressive,
+                                  overwrite=args.overwrite)
     os.makedirs(args.output_dir, exist_ok=True)
     callbacks.append(GenotypeLogger(os.path.join(args.output_dir, "genotypes.jsonl"), args.tensorboard))
     if args.tensorboard:
@@ -148,36 +245,39 @@ def run_search(args):
     search_data = load_search_data(args)
     augment = args.augment if args.augment is not None else search_data.name != "digits"
     mean, std = data.channel_stats(search_data.train)
+    done = checkpoint.initial_epoch >= args.epochs  # a finished search: only its results are written
+    initial_epoch = min(checkpoint.initial_epoch, args.epochs - 1)
     pairs = data.search_pairs(
         search_data.train, search_data.validation, args.batch_size, search_data.num_classes,
         augment=augment, mean=mean, std=std, seed=args.seed, epochs=args.epochs, initial_epoch=initial_epoch,
     )
     steps = int(pairs.cardinality()) // max(1, args.epochs - initial_epoch)
-    supernet = SearchCheckpoint.supernet_from(state) if state else build_supernet(args, search_data.num_classes)
-    search = SearchModel(supernet, anchor=args.anchor, anchor_strength=args.anchor_strength,
-                         arch_warmup_epochs=args.arch_warmup_epochs)
-    defaults = search_defaults(supernet.space.name)
-    min_learning_rate = defaults["min_learning_rate"] if args.learning_rate is None else 0.0
-    search.compile(
-        optimizer=default_weight_optimizer(args.learning_rate or defaults["learning_rate"], min_learning_rate),
-        arch_optimizer=default_arch_optimizer(args.arch_learning_rate or defaults["arch_learning_rate"]),
-        metrics=["accuracy"],
-    )
-    search.build_for(pairs)
-    if state:
-        SearchCheckpoint.restore(search, checkpoint_dir, state, progressive)
+    with strategy.scope():  # every variable, optimizers' included, is made in the strategy's scope
+        supernet = checkpoint.supernet() or build_supernet(args, search_data.num_classes)
+        search = SearchModel(supernet, anchor=args.anchor, anchor_strength=args.anchor_strength,
+                             arch_warmup_epochs=args.arch_warmup_epochs)
+        defaults = search_defaults(supernet.space.name)
+        min_learning_rate = defaults["min_learning_rate"] if args.learning_rate is None else 0.0
+        search.compile(
+            optimizer=default_weight_optimizer(args.learning_rate or defaults["learning_rate"], min_learning_rate),
+            arch_optimizer=default_arch_optimizer(args.arch_learning_rate or defaults["arch_learning_rate"]),
+            metrics=["accuracy"],
+        )
+        search.build_for(pairs)
     if args.exploration_samples and supernet.relaxation == "dirichlet":  # before the checkpoint: it logs
         callbacks.append(ExplorationRecorder(pairs, os.path.join(args.output_dir, "exploration.json"),
                                              epochs=max(1, args.epochs // 4), num_samples=args.exploration_samples,
                                              seed=args.seed))
-    checkpoint = SearchCheckpoint(checkpoint_dir, progressive, history=state["history"] if state else None)
     callbacks.append(checkpoint)
-    resumed = f", resuming after epoch {initial_epoch}" if state else ""
+    resumed = f", resuming {checkpoint.position}" if checkpoint.state else ""
+    replicas = f" on {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else ""
     print(f"Searching the {supernet.space.name} space on {search_data.name} "
-          f"({search_data.image_shape}, {search_data.num_classes} classes) for {args.epochs} epochs{resumed}")
+          f"({search_data.image_shape}, {search_data.num_classes} classes) for {args.epochs} epochs{replicas}{resumed}")
     start = time.perf_counter()
-    search.fit(pairs, epochs=args.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
-               verbose=args.verbose, callbacks=callbacks)
+    if done:
+        checkpoint.restore(search)
+    else:
+        search.fit(pairs, epochs=args.epochs, steps_per_epoch=steps, verbose=args.verbose, callbacks=callbacks)
     seconds = time.perf_counter() - start
     genotype = search.genotype()
 
@@ -185,7 +285,7 @@ def run_search(args):
     atomic_write_text(os.path.join(args.output_dir, "concentrations.json"),
                       json.dumps(search.concentration_report(), indent=1))
     record = {
-        "args": vars(args),
+        "args": {k: v for k, v in vars(args).items() if k not in ("checkpoint_dir", "worker_output")},
         "search_seconds": round(seconds, 1),
         "seconds_per_epoch": round(seconds / max(1, args.epochs - initial_epoch), 2),
         "history": checkpoint.history,
@@ -198,7 +298,7 @@ def run_search(args):
     print(f"\nSearch took {seconds:.1f} s ({record['seconds_per_epoch']} s per epoch, first epoch includes tracing).")
     print(genotype)
     print(f"Wrote genotype.json, genotypes.jsonl, concentrations.json and history.json to {args.output_dir}")
-    if args.plots:
+    if args.plots and is_chief(strategy):
         run_plot(argparse.Namespace(run_dir=args.output_dir, output_dir=None))
     return search, search_data
 
@@ -220,6 +320,7 @@ FLAGS = {
     "download": "--download",
     "resume": "--resume",
     "overwrite": "--overwrite",
+    "save_freq": "--save-freq",
     "batch_size": "--batch-size",
     "partial_channels": "--partial-channels",
     "channels": "--channels",
@@ -284,12 +385,19 @@ def _retrain_parser(parser):
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--output-dir", default="runs/retrain")
     parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    _strategy_arg(parser)
     _network_args(parser)
 
 
 def run_retrain(args, search_data=None):
     """Builds the genotype's network, retrains it, writes model.keras and
     retrain.json (history and test accuracy). Returns (network, data)."""
+    strategy = distribution_strategy(args.strategy)
+    with worker_output(args, strategy), strategy.scope():  # the network and its optimizer are made in it
+        return _retrain(args, search_data)
+
+
+def _retrain(args, search_data):
     import keras
 
     from keras_drnas import data
@@ -386,10 +494,16 @@ RANDOM_CELLS = 3  # the demo's baseline: cells drawn uniformly from the space
 def run_demo(args):
     """The main job: a search on digits, its cell against a random cell of
     the space (both retrained the same way), the export, the pictures."""
+    args.overwrite = args.overwrite and not args.resume  # each demo starts fresh unless resumed
+    args.checkpoint_dir = os.path.join(args.output_dir, "search", "checkpoint")
+    with worker_output(args, distribution_strategy(args.strategy)):
+        _demo(args)
+
+
+def _demo(args):
     from keras_drnas.search_space import random_genotype
 
     start = time.perf_counter()
-    args.overwrite = args.overwrite and not args.resume  # each demo starts fresh unless resumed
     base = args.output_dir
     args.output_dir = os.path.join(base, "search")
     search, search_data = run_search(args)

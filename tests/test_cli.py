@@ -27,15 +27,23 @@ def test_cli_search_on_an_image_folder(tmp_path, capsys):
     args = ["search", "--data-dir", str(tmp_path / "images"), "--channels", "4", "--cells-per-stage", "1", "--batch-size", "8",
             "--output-dir", str(out), "--verbose", "0"]
     assert main(args + ["--epochs", "3"]) == 2
-    assert "holds a search checkpoint after epoch 2" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds a search checkpoint after epoch 2. Pass --resume to continue it, --overwrite to start over" in err
+    assert main(args + ["--epochs", "3", "--resume", "--overwrite"]) == 2
+    assert "Pass --resume or --overwrite, not both" in capsys.readouterr().err
     assert main(args + ["--epochs", "3", "--resume"]) == 0
     assert "resuming after epoch 2" in capsys.readouterr().out
     record = json.loads((out / "history.json").read_text())
     assert len(record["history"]["loss"]) == 3 and len(record["genotypes"]) == 3
-    # --overwrite starts over instead.
+    # Resuming a finished search only writes its results again.
+    os.remove(out / "genotype.json")
+    assert main(args + ["--epochs", "3", "--resume", "--no-plots"]) == 0
+    assert "resuming after epoch 3" in capsys.readouterr().out and (out / "genotype.json").is_file()
+    # --overwrite starts over instead, without the old run's results.
     assert main(args + ["--epochs", "2", "--overwrite"]) == 0
     record = json.loads((out / "history.json").read_text())
     assert len(record["history"]["loss"]) == 2
+    assert len((out / "genotypes.jsonl").read_text().splitlines()) == 2
 
 
 def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):

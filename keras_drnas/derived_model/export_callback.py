@@ -6,6 +6,7 @@ import keras
 
 from keras_drnas.derived_model.inheritance import inherit_supernet_weights
 from keras_drnas.derived_model.network import build_network
+from keras_drnas.search_strategy.workers import writable_directory
 from keras_drnas.utils.files import atomic_path
 
 
@@ -23,6 +24,8 @@ class ExportDerived(keras.callbacks.Callback):
             ops of the supernet (see `inherit_supernet_weights`).
         progressive: a `ProgressiveLearning` callback, to export at the end
             of each of its stages as well (`stage_<i>/`).
+
+    In a multi-worker run only the chief's files remain.
     """
 
     def __init__(self, output_dir, network_kwargs, inherit_weights=False, progressive=None):
@@ -35,14 +38,14 @@ class ExportDerived(keras.callbacks.Callback):
     def export(self, directory):
         """Writes `genotype.json` and `derived.keras` to `directory`."""
         genotype = self.model.genotype()
-        genotype.save(os.path.join(directory, "genotype.json"))
         network = build_network(genotype, **self.network_kwargs)
         if self.inherit_weights:
             inherit_supernet_weights(network.model, self.model.model, genotype)
-        path = os.path.join(directory, "derived.keras")
-        with atomic_path(path) as tmp:
-            network.model.save(tmp)
-        return path
+        with writable_directory(directory, self.model.distribute_strategy) as writable:
+            genotype.save(os.path.join(writable, "genotype.json"))
+            with atomic_path(os.path.join(writable, "derived.keras")) as tmp:
+                network.model.save(tmp)
+        return os.path.join(directory, "derived.keras")
 
     def on_epoch_end(self, epoch, logs=None):
         if self.progressive is None:

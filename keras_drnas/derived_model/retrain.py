@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_drnas.data.augmentation import cutout, random_crop_flip
 from keras_drnas.derived_model.drop_path import DropPathSchedule
+from keras_drnas.utils import keras_compat
 from keras_drnas.utils.errors import InputError
 
 
@@ -67,7 +68,8 @@ def retrain(network, train, recipe, num_classes, seed=0, verbose=1, callbacks=No
     callbacks = list(callbacks or [])
     if network.drop_path_layers and recipe.drop_path:
         callbacks.append(DropPathSchedule(network.drop_path_layers, recipe.drop_path, recipe.epochs))
-    return model.fit(batches, epochs=recipe.epochs, verbose=verbose, callbacks=callbacks, shuffle=False)
+    with keras_compat.fit_across_workers(model, batches.element_spec):
+        return model.fit(batches, epochs=recipe.epochs, verbose=verbose, callbacks=callbacks, shuffle=False)
 
 
 def test_accuracy(model, test, batch_size=256):

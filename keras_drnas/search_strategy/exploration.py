@@ -14,7 +14,6 @@ import numpy as np
 import tensorflow as tf
 
 from keras_drnas.search_space.derivation import derive_genotype
-from keras_drnas.search_strategy.distribution import MIN_SAMPLING_CONCENTRATION
 from keras_drnas.search_strategy.fixed_architecture import (
     check_supernet,
     check_validation_data,
@@ -22,17 +21,19 @@ from keras_drnas.search_strategy.fixed_architecture import (
     genotype_op_weights,
     take_batches,
 )
+from keras_drnas.search_strategy.workers import writable_path
 from keras_drnas.utils.errors import InputError
 from keras_drnas.utils.files import atomic_write_text
 
 
 def sample_op_weights(concentration, op_mask, rng):
     """One theta ~ Dir(beta) per edge over its unmasked ops (NumPy, so the
-    search's own samplers are not advanced)."""
+    search's own samplers are not advanced; NumPy's Dirichlet is exact for
+    concentrations of any size, so none is floored)."""
     theta = np.zeros(concentration.shape)
     for row, (beta, kept) in enumerate(zip(concentration, np.asarray(op_mask, bool))):
         columns = np.flatnonzero(kept)
-        theta[row, columns] = rng.dirichlet(np.maximum(beta[columns], MIN_SAMPLING_CONCENTRATION))
+        theta[row, columns] = rng.dirichlet(beta[columns])
     return theta
 
 
@@ -133,7 +134,8 @@ class ExplorationRecorder(keras.callbacks.Callback):
             return
         record = self.record(epoch)
         self.records[epoch] = record
-        atomic_write_text(self.path, json.dumps({str(e): r for e, r in sorted(self.records.items())}, indent=1))
+        with writable_path(self.path, self.model.distribute_strategy) as path:  # the chief's only
+            atomic_write_text(path, json.dumps({str(e): r for e, r in sorted(self.records.items())}, indent=1))
         if logs is not None:
             sampled = record["sampled"]
             logs.update(

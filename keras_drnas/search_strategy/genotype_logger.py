@@ -7,6 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_drnas.search_strategy.workers import is_chief, writable_path
+
 
 class GenotypeLogger(keras.callbacks.Callback):
     """Writes the genotype and concentrations of every epoch.
@@ -16,6 +18,8 @@ class GenotypeLogger(keras.callbacks.Callback):
             `concentrations` (`SearchModel.concentration_report`) and `entropy`.
         log_dir: optional TensorBoard directory: entropy as a scalar, the
             concentrations as histograms, the genotype as text.
+
+    In a multi-worker run only the chief writes.
     """
 
     def __init__(self, path, log_dir=None):
@@ -25,6 +29,8 @@ class GenotypeLogger(keras.callbacks.Callback):
         self._writer = None
 
     def on_train_begin(self, logs=None):
+        if not is_chief(self.model.distribute_strategy):
+            return
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         if self.log_dir:
             self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "architecture"))
@@ -39,7 +45,7 @@ class GenotypeLogger(keras.callbacks.Callback):
             "concentrations": search.concentration_report(),
             "entropy": entropy,
         }
-        with open(self.path, "a", encoding="utf-8") as f:
+        with writable_path(self.path, search.distribute_strategy) as path, open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
             f.flush()
             os.fsync(f.fileno())

@@ -14,6 +14,7 @@ from keras_drnas.search_space.derivation import derive_genotype
 from keras_drnas.search_strategy.cell import DrNASCell
 from keras_drnas.search_strategy.distribution import ArchitectureDistribution
 from keras_drnas.search_strategy.fit_callbacks import ArchitectureWarmup, GenotypeHistory
+from keras_drnas.search_strategy.non_finite import StopOnNonFinite
 from keras_drnas.search_strategy.optimizers import (
     default_arch_optimizer,
     default_weight_optimizer,
@@ -46,7 +47,7 @@ def _accuracy(y, logits):
 
 
 @keras.saving.register_keras_serializable(package="keras_drnas")
-class SearchModel(keras.Model):
+class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     """Runs a DrNAS search with `fit`.
 
     Args:
@@ -100,6 +101,11 @@ class SearchModel(keras.Model):
         self.arch_accuracy_tracker = keras.metrics.Mean(name="arch_accuracy")
         self.entropy_tracker = keras.metrics.Mean(name="entropy")
         self.genotype_history = []
+        self.steps_to_skip = 0
+        # 1.0 while every variable is finite after a step, checked in the step itself:
+        # cheaper for StopOnNonFinite than copying every variable to the host after each step.
+        self.weights_finite = keras.Variable(1.0, trainable=False, name="weights_finite",
+                                             aggregation="only_first_replica")
 
     # Variables -------------------------------------------------------------
 
@@ -130,14 +136,15 @@ class SearchModel(keras.Model):
         the model's search space, and sparse categorical cross-entropy on logits.
         """
         defaults = search_defaults(getattr(getattr(self.model, "space", None), "name", None))
-        if optimizer is None:
-            optimizer = default_weight_optimizer(defaults["learning_rate"], defaults["min_learning_rate"])
-        if arch_optimizer is None:
-            arch_optimizer = default_arch_optimizer(defaults["arch_learning_rate"])
-        if loss is None:
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-        self.arch_optimizer = keras.optimizers.get(arch_optimizer)
+        with self.distribute_strategy.scope():  # both optimizers' variables must be distributed
+            if optimizer is None:
+                optimizer = default_weight_optimizer(defaults["learning_rate"], defaults["min_learning_rate"])
+            if arch_optimizer is None:
+                arch_optimizer = default_arch_optimizer(defaults["arch_learning_rate"])
+            if loss is None:
+                loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+            self.arch_optimizer = keras.optimizers.get(arch_optimizer)
 
     def build_optimizers(self):
         """Builds both optimizers; call inside the strategy scope."""
@@ -174,6 +181,34 @@ class SearchModel(keras.Model):
             self.arch_enabled = enabled
             if self.train_function is not None:
                 self.make_train_function(force=True)
+
+    def skip_steps(self, count):
+        """Makes the next `count` training steps of `fit` only draw their
+        batches: no update, and the logs are the current metric results.
+
+        Keras has no way to start `fit` mid-epoch; a `SearchCheckpoint`
+        restored after step `count` of an epoch uses this, so the resumed
+        epoch reads on from the batch where the interrupted one stopped.
+        """
+        self.steps_to_skip = int(count)
+
+    def make_train_function(self, force=False):
+        super().make_train_function(force)
+        train_function = self.train_function
+        if getattr(train_function, "skips_steps", False):
+            return train_function
+
+        def train_or_skip(iterator):
+            if self.steps_to_skip <= 0:
+                return train_function(iterator)
+            for _ in range(min(self.steps_per_execution, self.steps_to_skip)):
+                next(iterator)
+            self.steps_to_skip -= self.steps_per_execution
+            return self.get_metrics_result()
+
+        train_or_skip.skips_steps = True
+        self.train_function = train_or_skip
+        return train_or_skip
 
     def _replicas(self):
         return tf.distribute.get_strategy().num_replicas_in_sync
@@ -219,15 +254,17 @@ class SearchModel(keras.Model):
             with tf.control_dependencies([self.arch_optimizer.iterations.value]):
                 x_train = tf.identity(x_train)
         loss, logits = self._weight_step(x_train, y_train)
+        finite = [tf.reduce_all(tf.math.is_finite(v)) for v in self.model.weights if "float" in v.dtype]
+        self.weights_finite.assign(tf.cast(tf.reduce_all(finite), "float32"))
         keras_compat.loss_tracker(self).update_state(loss * self._replicas(), sample_weight=tf.shape(x_train)[0])
         distributions = list(self.distributions().values())
         self.entropy_tracker.update_state(tf.add_n([d.entropy() for d in distributions]) / len(distributions))
-        return self.compute_metrics(x_train, y_train, logits)
+        return keras_compat.reducible_logs(self.compute_metrics(x_train, y_train, logits))
 
     def test_step(self, data):
         logs = super().test_step(data)
         search_only = {t.name for t in (self.arch_loss_tracker, self.arch_accuracy_tracker, self.entropy_tracker)}
-        return {k: v for k, v in logs.items() if k not in search_only}
+        return keras_compat.reducible_logs({k: v for k, v in logs.items() if k not in search_only})
 
     # Results ---------------------------------------------------------------
 
@@ -265,8 +302,9 @@ class SearchModel(keras.Model):
     # Fit -------------------------------------------------------------------
 
     def fit(self, x=None, epochs=1, callbacks=None, steps_per_epoch=None, initial_epoch=0, **kwargs):
-        """`Model.fit`, with the cosine schedule stretched over all epochs and
-        the architecture warm-up applied per epoch."""
+        """`Model.fit`, with the cosine schedule stretched over all epochs,
+        the architecture warm-up applied per epoch, and a `NonFiniteError`
+        (naming the epoch and step) as soon as a loss or variable turns NaN."""
         if kwargs.get("y") is not None:
             raise InputError(
                 "SearchModel.fit takes one dataset of ((x_train, y_train), (x_val, y_val)) "
@@ -278,8 +316,10 @@ class SearchModel(keras.Model):
             stretch_schedule(self.optimizer, int(steps) * int(epochs))
         callbacks = list(callbacks or [])
         managed = any(getattr(c, "manages_arch_warmup", False) for c in callbacks)
-        # The genotype is recorded first, so checkpoints and loggers see it.
-        callbacks = [GenotypeHistory()] + callbacks + [ArchitectureWarmup(self.arch_warmup_epochs, managed)]
+        # The genotype is recorded first, so checkpoints and loggers see it; a
+        # non-finite step stops the run before any checkpoint could see it.
+        callbacks = ([StopOnNonFinite(), GenotypeHistory()] + callbacks
+                     + [ArchitectureWarmup(self.arch_warmup_epochs, managed)])
         kwargs.setdefault("shuffle", False)  # search_pairs already shuffles
         return super().fit(
             x, epochs=epochs, callbacks=callbacks, steps_per_epoch=steps_per_epoch,

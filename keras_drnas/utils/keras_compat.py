@@ -3,8 +3,10 @@
 Keras has no public API for these: walking all nested layers, adding
 layers to a built layer, finding an optimizer's slot variables, the
 learning-rate schedule object of an optimizer, the input shape a
-subclassed model was built with, the compiled loss tracker, and building
-compiled metrics from symbolic tensors. `tests/test_utils.py` checks each
+subclassed model was built with, the compiled loss tracker, building
+compiled metrics from symbolic tensors (and skipping Keras' own build when
+it is done), starting a `fit` call at a restored epoch, and step logs that
+a multi-worker `fit` can reduce. `tests/test_utils.py` checks each
 of them against the installed Keras, so an upgrade that moves one fails
 there, by name, rather than deep inside a search.
 """
@@ -12,6 +14,7 @@ there, by name, rather than deep inside a search.
 import contextlib
 
 import keras
+import tensorflow as tf
 
 # Slot-variable lists of Keras' optimizers (SGD: momentums; Adam: the rest).
 SLOT_LISTS = ("momentums", "_momentums", "_velocities", "_velocity_hats")
@@ -72,5 +75,76 @@ def loss_tracker(model):
 def build_compiled_metrics(model, x_spec, y_spec):
     """Creates the compiled loss and metric state from symbolic inputs, as
     `fit` would from a batch (which, for a search, is a pair of batches)."""
-    batch = tuple(keras.KerasTensor(s.shape, s.dtype.name) for s in (x_spec, y_spec))
+    batch = tf.nest.map_structure(lambda s: keras.KerasTensor(s.shape, s.dtype.name), (x_spec, y_spec))
     model._symbolic_build(data_batch=batch + (None,))
+
+
+def start_at_epoch(model, epoch):
+    """Makes the `fit` call under way start at `epoch`, whatever its
+    `initial_epoch`, as `keras.callbacks.BackupAndRestore` does from
+    `on_train_begin`; `None` gives `fit` its own `initial_epoch` back."""
+    model._initial_epoch = epoch
+
+
+class SkipsRedundantSymbolicBuild:
+    """A `keras.Model` mixin: `fit` and `evaluate` skip Keras' symbolic
+    build when the model, its compiled loss and its metrics are built
+    already (`SearchModel.build_for` builds them).
+
+    Under a distribution strategy that build first averages the first batch
+    across replicas with `strategy.reduce`, which
+    `MultiWorkerMirroredStrategy` cannot do for a nested batch such as a
+    search's pair of batches (TensorFlow: "support `value` being a nest").
+    """
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        parts = [getattr(self, "_compile_metrics", None), getattr(self, "_compile_loss", None)]
+        built = all(layer.built for layer in self._flatten_layers()) and all(p is None or p.built for p in parts)
+        if not built:
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+
+def reducible_logs(logs):
+    """A train or test step's logs, as Keras can reduce them across workers.
+
+    Keras 3.15 averages each log of a multi-worker step with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails for a scalar
+    ("Invalid reduction dimension 0", tensorflow/tensorflow#72388). Given a
+    batch axis of one, that mean is the mean over the replicas: a scalar, as
+    one process with several replicas reports. Unchanged elsewhere.
+    """
+    if not _multi_worker(tf.distribute.get_strategy()):
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+
+
+def _multi_worker(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return False
+    jobs = resolver.cluster_spec().as_dict()
+    return sum(len(jobs.get(job, [])) for job in ("chief", "worker")) > 1
+
+
+@contextlib.contextmanager
+def fit_across_workers(model, batch_spec):
+    """Lets a plain Keras model `fit` under a multi-worker strategy, which
+    Keras 3.15 cannot do for an (x, y) batch: for the calls in the block
+    the compiled loss and metrics are built from `batch_spec` up front and
+    Keras' own symbolic build is skipped (see `SkipsRedundantSymbolicBuild`),
+    and the train step's logs are made reducible (`reducible_logs`).
+    Changes nothing outside a multi-worker run."""
+    if not _multi_worker(model.distribute_strategy):
+        yield
+        return
+    with model.distribute_strategy.scope():
+        build_compiled_metrics(model, *batch_spec)
+    train_step = model.train_step
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    model.train_step = lambda data: reducible_logs(train_step(data))
+    model.train_function = None
+    try:
+        yield
+    finally:
+        del model._maybe_symbolic_build, model.train_step
+        model.train_function = None

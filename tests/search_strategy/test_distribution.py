@@ -4,7 +4,15 @@ import pytest
 import tensorflow as tf
 
 from keras_drnas.search_strategy import ArchitectureDistribution, DrNASCell
-from keras_drnas.search_strategy.distribution import MIN_SAMPLING_CONCENTRATION, top_k_mask
+from keras_drnas.search_strategy.distribution import log_concentration, sample_dirichlet, top_k_mask
+
+
+def closed_form_gradient(eta, c):
+    """d/d eta of E[sum(c * theta)] = sum(c * beta) / sum(beta), per row."""
+    beta = np.where(eta > 0, eta + 1, np.exp(eta))
+    total = beta.sum(axis=-1, keepdims=True)
+    mean_c = (c * beta).sum(axis=-1, keepdims=True) / total
+    return (c - mean_c) / total * np.where(eta > 0, 1.0, beta)
 
 
 def test_gradient_matches_closed_form_within_monte_carlo_error():
@@ -20,11 +28,7 @@ def test_gradient_matches_closed_form_within_monte_carlo_error():
         objective = tf.reduce_sum(theta * c)
     per_row = tape.gradient(objective, dist.eta).numpy()
 
-    beta = np.where(eta0 > 0, eta0 + 1, np.exp(eta0))
-    total = beta.sum()
-    mean_c = (c.numpy() * beta).sum() / total
-    d_beta = (c.numpy() - mean_c) / total
-    expected = d_beta * np.where(eta0 > 0, 1.0, np.exp(eta0))
+    expected = closed_form_gradient(eta0, c.numpy())
 
     estimate = per_row.mean(axis=0)
     stderr = per_row.std(axis=0) / np.sqrt(rows)
@@ -52,25 +56,118 @@ def test_no_nan_in_samples_or_gradients_at_extreme_eta(eta_value):
             assert g is not None and np.all(np.isfinite(tf.convert_to_tensor(g).numpy()))
 
 
-def test_guard_floor_is_what_keeps_float32_sampling_finite():
-    """Without the floor, TFP's float32 gradient is NaN at beta ~ 0.007."""
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_gradient_matches_closed_form_for_small_concentrations(dtype):
+    """Edges mixing eta in {-10, -5, -3, 0, 3}: the Monte-Carlo gradient of
+    E[sum(c * theta)] through the samples matches the closed form."""
+    edges = np.array([[-10, 0, 1, -3], [-5, 0.5, -1, 3], [-3, 3, 0, -10], [0, -5, 3, -3]])
+    c = np.array([[1, -2, 0.5, 3], [3, 1, -2, 0.5], [-2, 0.5, 3, 1], [0.5, 3, 1, -2]])
+    draws = 25_000  # independent samples of each edge's Dirichlet
+    eta = tf.Variable(np.repeat(edges, draws, axis=0), dtype=dtype)
+    with tf.GradientTape() as tape:
+        theta = sample_dirichlet(log_concentration(eta), tf.constant([1, 2], tf.int32))
+        objective = tf.reduce_sum(theta * np.repeat(c, draws, axis=0))
+    per_draw = tape.gradient(objective, eta).numpy().reshape(len(edges), draws, -1)
+
+    expected = closed_form_gradient(edges, c)
+    estimate = per_draw.mean(axis=1)
+    stderr = per_draw.std(axis=1) / np.sqrt(draws)
+    np.testing.assert_array_less(np.abs(estimate - expected), 4 * stderr + 1e-4)
+    # The band resolves every gradient down to eta = -5 (about 0.003; a
+    # floored sampler gives exactly 0 there, far outside it). At eta = -10
+    # the gradient (2e-5) is below what 25,000 draws resolve.
+    resolvable = (edges >= -5) & (np.abs(expected) > 1e-3)
+    assert np.all(np.abs(expected[resolvable]) > 8 * stderr[resolvable])
+    assert resolvable[edges == -5].all() and resolvable[edges == -3].all()
+
+
+def test_sample_mean_follows_small_concentrations():
+    """eta = [-4, 0, 1]: the first op's mean weight is 0.0061 (a sampler
+    floored at beta = 0.05 gives 0.0170)."""
+    eta = np.array([-4.0, 0.0, 1.0])
+    beta = np.array([np.exp(-4.0), 1.0, 2.0])
+    mean = beta / beta.sum()
+    draws = 100_000  # rows of one layer, each an independent sample
+    dist = ArchitectureDistribution(draws, 3, seed=4)
+    dist.build()
+    dist.eta.assign(np.tile(eta, (draws, 1)))
+    theta = dist.sample().numpy()
+    stderr = np.sqrt(mean * (1 - mean) / (beta.sum() + 1) / draws)  # the Dirichlet's own variance
+    np.testing.assert_array_less(np.abs(theta.mean(axis=0) - mean), 4 * stderr)
+    assert 4 * stderr[0] < 0.001  # tight enough to tell 0.0061 from 0.0170
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+def test_samples_and_gradients_finite_for_eta_in_minus_20_to_20(dtype):
+    rng = np.random.default_rng(0)
+    grid = np.linspace(-20, 20, 81)
+    grid_rows = np.stack([np.roll(grid, shift)[:7] for shift in range(0, 81, 3)])  # 27 rows, every grid value
+    random_rows = rng.uniform(-20, 20, (200, 7))
+    tiny_rows = np.full((20, 7), -20.0)  # every concentration exp(-20)
+    mask = rng.random((247, 7)) < 0.8
+    mask[np.arange(247), rng.integers(0, 7, 247)] = True  # at least one op kept per row
+    eta = tf.Variable(np.concatenate([grid_rows, random_rows, tiny_rows]), dtype=dtype)
+    assert set(np.round(eta.numpy()[:27].ravel(), 6)) == set(np.round(grid, 6))
+    for seed in range(5):
+        for op_mask in (None, mask):
+            with tf.GradientTape() as tape:
+                theta = sample_dirichlet(log_concentration(eta), tf.constant([seed, 0]), mask=op_mask)
+                loss = tf.reduce_sum(theta * rng.normal(size=(247, 7)))
+            gradient = tape.gradient(loss, eta).numpy()
+            theta = theta.numpy()
+            assert theta.dtype == dtype.as_numpy_dtype
+            assert np.all(np.isfinite(theta)) and np.all(np.isfinite(gradient))
+            np.testing.assert_allclose(theta.sum(axis=1), 1.0, rtol=1e-5)
+            if op_mask is not None:
+                assert np.all(theta[~mask] == 0) and np.all(gradient[~mask] == 0)
+
+
+def test_concentrations_of_one_or_more_use_tfps_own_gamma_draw_and_gradient():
+    """Where TFP's implicit gradient is finite (beta >= 1), the sample and its
+    gradient are TFP's: normalized Gamma(beta) draws, same seed."""
     import tensorflow_probability as tfp
 
-    beta = tf.Variable(tf.fill((14, 7), 0.0067))
-    with tf.GradientTape() as tape:
-        theta = tfp.distributions.Dirichlet(beta).sample(seed=tf.constant([1, 2], tf.int32))
-        loss = tf.reduce_sum(theta * tf.range(7, dtype=tf.float32))
-    assert not np.all(np.isfinite(tape.gradient(loss, beta).numpy()))
-    assert MIN_SAMPLING_CONCENTRATION >= 0.04
+    seed = tf.constant([3, 4], tf.int32)
+    eta = tf.Variable(np.random.default_rng(1).uniform(0, 20, (14, 7)), dtype=tf.float64)
+    with tf.GradientTape(persistent=True) as tape:
+        ours = sample_dirichlet(log_concentration(eta), seed)
+        gamma = tfp.distributions.Gamma(eta + 1.0, rate=tf.ones((), tf.float64)).sample(
+            seed=tfp.random.split_seed(seed)[0]
+        )
+        tfps = gamma / tf.reduce_sum(gamma, axis=-1, keepdims=True)
+        weights = tf.range(7, dtype=tf.float64)
+        our_loss, tfp_loss = tf.reduce_sum(ours * weights), tf.reduce_sum(tfps * weights)
+    np.testing.assert_allclose(ours.numpy(), tfps.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(tape.gradient(our_loss, eta).numpy(), tape.gradient(tfp_loss, eta).numpy(), rtol=1e-8, atol=1e-14)
+
+
+def test_raw_tfp_float32_gradient_is_nan_for_small_concentrations():
+    """Why `sample_dirichlet` exists: TFP's own float32 Dirichlet gradient is
+    NaN at beta ~ 0.007 (eta = -5), where ours is finite."""
+    import tensorflow_probability as tfp
+
+    seed = tf.constant([1, 2], tf.int32)
+    eta = tf.Variable(tf.fill((14, 7), -5.0))
+    with tf.GradientTape(persistent=True) as tape:
+        raw = tfp.distributions.Dirichlet(tf.exp(eta)).sample(seed=seed)
+        ours = sample_dirichlet(log_concentration(eta), seed)
+        raw_loss = tf.reduce_sum(raw * tf.range(7, dtype=tf.float32))
+        our_loss = tf.reduce_sum(ours * tf.range(7, dtype=tf.float32))
+    assert not np.all(np.isfinite(tape.gradient(raw_loss, eta).numpy()))
+    assert np.all(np.isfinite(tape.gradient(our_loss, eta).numpy()))
 
 
 def test_masked_ops_get_zero_weight_and_rows_sum_to_one():
-    mask = [[True, False, True, False, True]] * 3 + [[False, True, True, True, True]] * 3
+    mask = [[True, False, True, False, True]] * 3 + [[False, True, True, True, True]] * 2
+    mask += [[False, False, True, False, False]]  # one op left: it weighs exactly 1
     dist = ArchitectureDistribution(6, 5, op_mask=mask, seed=0)
     dist.build()
+    dist.eta.assign(np.random.default_rng(0).uniform(-20, 20, (6, 5)))
     for theta in (dist.sample(), dist.mean(), dist.softmax()):
+        assert theta.dtype == tf.float32
         theta = theta.numpy()
         assert np.all(theta[~np.array(mask)] == 0)
+        assert theta[5, 2] == 1.0
         np.testing.assert_allclose(theta.sum(axis=1), 1.0, rtol=1e-5)
 
 

@@ -90,3 +90,60 @@ def test_loss_tracker_and_compiled_metrics_build():
     assert not compiled_metrics.built
     keras_compat.build_compiled_metrics(model, tf.TensorSpec((None, 4)), tf.TensorSpec((None,), tf.int32))
     assert compiled_metrics.built
+
+
+def test_start_at_epoch_from_on_train_begin():
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+
+    class Resume(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            keras_compat.start_at_epoch(self.model, 3)
+
+    assert model.fit(x, y, epochs=5, verbose=0, callbacks=[Resume()]).epoch == [3, 4]
+    keras_compat.start_at_epoch(model, None)
+    assert model.fit(x, y, epochs=2, verbose=0).epoch == [0, 1]
+
+
+def test_a_built_model_skips_the_symbolic_build_of_fit(monkeypatch):
+    calls = []
+    keras_build = keras.Model._maybe_symbolic_build  # the Keras method the mixin overrides
+
+    def counted(self, iterator=None, data_batch=None):
+        calls.append(self)
+        return keras_build(self, iterator=iterator, data_batch=data_batch)
+
+    monkeypatch.setattr(keras.Model, "_maybe_symbolic_build", counted)
+
+    class Model(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Model()
+    model.compile("sgd", "mse", metrics=["mae"])
+    x, y = np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+    model.fit(x, y, verbose=0)  # nothing built yet: Keras builds
+    model.fit(x, y, verbose=0)  # all built: skipped
+    assert calls == [model]
+
+
+def test_reducible_logs_are_unchanged_outside_multi_worker_runs():
+    logs = {"loss": tf.constant(1.0)}
+    assert keras_compat.reducible_logs(logs) is logs
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        assert keras_compat.reducible_logs(logs) is logs
+
+
+def test_fit_across_workers_changes_nothing_outside_multi_worker_runs():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    train_step = model.train_step
+    with keras_compat.fit_across_workers(model, (tf.TensorSpec((None, 4)), tf.TensorSpec((None, 2)))):
+        assert model.train_step == train_step
+    assert model.train_step == train_step
