@@ -58,7 +58,7 @@ def main():
             print(f"| {label} | failed: {error} | | |", flush=True)
             continue
         print(f"| {label} | {report['seconds_per_iteration_median']:.2f} | {report['peak_rss_mb']:,} "
-              f"| {report['peak_rss_mb_before_first_step']:,} |", flush=True)
+              f"| {report['rss_before_first_step_mb']:,} |", flush=True)
 
 
 if __name__ == "__main__":

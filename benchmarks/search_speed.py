@@ -1,8 +1,10 @@
-"""Seconds per search iteration (arch step + weight step) and peak RSS.
-
-Synthetic 32x32 inputs, median of `--repeats` iterations after `--warmup`.
-The reference: the authors' PyTorch code, NAS-Bench-201 C=16 N=5 batch 64
-K=1, on a 2-core machine like this one: 3.70 s per iteration, 2,733 MB peak.
+"""One search configuration in this process: seconds per iteration (arch
+step + weight step; median and min of `--repeats` after `--warmup`, the
+first one included), the first step's time (trace, graph optimization and
+first run), peak RSS, RSS before the first step and the step memory (their
+difference), and with `--next-stage` the retraced first step after a
+progressive stage switch. Synthetic 32x32 inputs. Prints JSON;
+benchmarks/paper_scale.py runs it once per configuration.
 
     python benchmarks/search_speed.py                      # NB201 C=16 N=5 K=1
     python benchmarks/search_speed.py --space darts --channels 16 --num-cells 8 --partial-channels 4
@@ -29,6 +31,15 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def timed_first_step(search, iterator, force=False):
+    """Seconds from building the step function to the end of its first run:
+    tracing, graph optimization and the first execution."""
+    start = time.perf_counter()
+    search.make_train_function(force=force)
+    float(search.train_function(iterator)["loss"])
+    return time.perf_counter() - start
+
+
 def build(args):
     common = dict(channels=args.channels, num_classes=10, partial_channels=args.partial_channels, seed=0)
     if args.space == "darts":
@@ -48,7 +59,16 @@ def main():
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--next-stage", metavar="K:OPS",
+                        help="then switch to this progressive stage (prune, widen) and time the retraced first step")
+    parser.add_argument("--deterministic", action="store_true", help="TensorFlow's op determinism on")
+    parser.add_argument("--grappler", action=argparse.BooleanOptionalAction, default=True,
+                        help="TensorFlow's graph optimizer (Grappler)")
     args = parser.parse_args()
+    if not args.grappler:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    if args.deterministic:
+        tf.config.experimental.enable_op_determinism()
 
     keras.utils.set_random_seed(0)
     supernet = build(args)
@@ -69,32 +89,31 @@ def main():
     pair = (batch(), batch())
     search.model.build(shape)
     search.build_optimizers()
-    rss_before_training = peak_rss_mb()
-    search.make_train_function()
-    step = search.train_function
-    start = time.perf_counter()
-    iterator = iter([pair] * (args.warmup + args.repeats))
-    for _ in range(args.warmup):
-        step(iterator)
-    compile_and_warmup = time.perf_counter() - start
+    rss_before_first_step = peak_rss_mb()
+    iterator = iter([pair] * (2 * args.warmup + args.repeats + 2))
+    first_step = timed_first_step(search, iterator)
+    for _ in range(args.warmup - 1):
+        float(search.train_function(iterator)["loss"])
     times = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        logs = step(iterator)
-        float(logs["loss"])  # wait for the step to finish
+        float(search.train_function(iterator)["loss"])  # waits for the step to finish
         times.append(time.perf_counter() - start)
     result = {
         "config": vars(args),
         "seconds_per_iteration_median": round(statistics.median(times), 4),
         "seconds_per_iteration_min": round(min(times), 4),
-        "trace_and_warmup_seconds": round(compile_and_warmup, 1),
+        "first_step_seconds": round(first_step, 1),
         "peak_rss_mb": round(peak_rss_mb()),
-        "peak_rss_mb_before_first_step": round(rss_before_training),
-        "reference_pytorch": {"seconds_per_iteration": 3.70, "peak_rss_mb": 2733}
-        if args.space == "nas-bench-201"
-        and (args.channels, args.cells_per_stage, args.partial_channels, args.batch_size) == (16, 5, 1, 64)
-        else None,
+        "rss_before_first_step_mb": round(rss_before_first_step),
+        "step_memory_mb": round(peak_rss_mb() - rss_before_first_step),
     }
+    if args.next_stage:
+        partial_channels, ops_kept = (int(v) for v in args.next_stage.split(":"))
+        supernet.prune(ops_kept)
+        widened = supernet.widen(partial_channels, seed=0) if partial_channels != supernet.partial_channels else []
+        search.rebuild_weight_optimizer(widened)
+        result["stage_switch_first_step_seconds"] = round(timed_first_step(search, iterator, force=True), 1)
     print(json.dumps(result, indent=2))
 
 

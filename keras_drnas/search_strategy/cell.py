@@ -6,7 +6,12 @@ import tensorflow as tf
 from keras_drnas.search_space.ops import factorized_reduce, relu_conv_bn
 from keras_drnas.search_space.spaces import space_config, space_from_config
 from keras_drnas.search_strategy.distribution import full_mask, owned_distribution, validate_mask
-from keras_drnas.search_strategy.mixed_op import DirichletMixedOp, channel_shuffle, check_partial_channels
+from keras_drnas.search_strategy.mixed_op import (
+    DirichletMixedOp,
+    apply_fused,
+    channel_shuffle,
+    check_partial_channels,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_drnas")
@@ -168,9 +173,10 @@ class DrNASCell(keras.layers.Layer):
                 )
             op_weights = self.distribution.op_weights(training=training)
         if self.is_darts:
-            nodes = [p(x, training=training) for p, x in zip(self.preprocess, inputs)]
+            nodes = [apply_fused(p, x, training) for p, x in zip(self.preprocess, inputs)]
         else:
             nodes = [inputs]
+        edge_weights = tf.unstack(op_weights)  # one op, not one slice per edge
         parts, activated = {}, {}  # per source node: one split, one ReLU for all its edges
         for node in range(self.space.num_input_nodes, self.space.num_nodes):
             mixed, bypassed = [], []
@@ -181,7 +187,7 @@ class DrNASCell(keras.layers.Layer):
                 if src not in activated and edge.uses_relu:
                     activated[src] = tf.nn.relu(parts[src][0])
                 x, rest = parts[src]
-                mixed.append(edge.mix(x, op_weights[row], training, activated.get(src)))
+                mixed.append(edge.mix(x, edge_weights[row], training, activated.get(src)))
                 if rest is not None:
                     bypassed.append(edge.bypass(rest))
             if self.partial_channels == 1:

@@ -35,29 +35,65 @@ def _starts_with_relu(op):
     return isinstance(op, keras.Sequential) and isinstance(op.layers[0], keras.layers.ReLU)
 
 
-def weighted_batch_norm(bn, x, weight, training):
-    """weight * bn(x), with the weight folded into the normalization.
+def fused_batch_norm(bn, x, training, weight=None):
+    """`bn(x)`, times `weight` if given, as one fused TensorFlow op.
 
-    The gradient with respect to `weight` then needs only `x`, which batch
-    norm keeps for its own backward pass anyway; a separate multiply would
-    keep the normalized output alive as well, one more activation per op.
-    Moving statistics are updated exactly as `BatchNormalization` does.
+    Keras' `BatchNormalization` traces about 45 ops per call (moments,
+    moving averages, the affine transform) and as many again for their
+    gradient; the fused op is one each, which makes the supernet's graph
+    several times smaller to trace and optimize. A mixing weight goes into
+    the op's scale and offset: its gradient then needs only `x`, which the
+    op keeps for its own backward pass anyway, where a separate multiply
+    would keep the normalized output alive as well. The op also updates the
+    moving statistics, as PyTorch's `BatchNorm2d` in the reference code
+    does: with the unbiased batch variance (Keras' layer uses the biased one).
+
+    Args:
+        bn: a built `keras.layers.BatchNormalization` (channels last); its
+            variables and settings are used, its `call` is not.
+        x: NHWC input, in any float dtype the fused op takes (float32,
+            float16, bfloat16); statistics and affine terms are float32.
+        training: batch statistics and moving-average updates if true and
+            the layer is trainable; the moving statistics otherwise.
+        weight: optional scalar that multiplies the output.
     """
-    x32 = tf.cast(x, tf.float32)
-    if training and bn.trainable:
-        mean, variance = tf.nn.moments(x32, axes=[0, 1, 2])
-        bn.moving_mean.assign(bn.moving_mean * bn.momentum + mean * (1.0 - bn.momentum))
-        bn.moving_variance.assign(bn.moving_variance * bn.momentum + variance * (1.0 - bn.momentum))
-    else:
-        mean, variance = tf.convert_to_tensor(bn.moving_mean), tf.convert_to_tensor(bn.moving_variance)
-    scale = tf.math.rsqrt(variance + bn.epsilon)
+    channels = x.shape[-1]
+    weight = None if weight is None else tf.cast(weight, tf.float32)
     if bn.scale:
-        scale *= bn.gamma
-    offset = -mean * scale
+        scale = bn.gamma if weight is None else bn.gamma * weight
+    else:
+        scale = tf.ones([channels]) if weight is None else tf.fill([channels], weight)
+    offset = tf.zeros([channels])
     if bn.center:
-        offset += bn.beta
-    weight = tf.cast(weight, tf.float32)
-    return tf.cast(x32 * (scale * weight) + offset * weight, x.dtype)
+        offset = bn.beta if weight is None else bn.beta * weight
+    if training and bn.trainable:
+        y, mean, variance = tf.raw_ops.FusedBatchNormV3(
+            x=x, scale=scale, offset=offset, mean=tf.convert_to_tensor(bn.moving_mean),
+            variance=tf.convert_to_tensor(bn.moving_variance), epsilon=bn.epsilon,
+            exponential_avg_factor=1.0 - bn.momentum, data_format="NHWC", is_training=True)[:3]
+        bn.moving_mean.assign(mean)
+        bn.moving_variance.assign(variance)
+        return y
+    return tf.raw_ops.FusedBatchNormV3(
+        x=x, scale=scale, offset=offset, mean=tf.convert_to_tensor(bn.moving_mean),
+        variance=tf.convert_to_tensor(bn.moving_variance), epsilon=bn.epsilon, data_format="NHWC",
+        is_training=False)[0]
+
+
+def _apply(layer, x, training):
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return fused_batch_norm(layer, x, training)
+    return layer(x, training=training)
+
+
+def apply_fused(layer, x, training):
+    """`layer(x)`, with the batch norms of a `Sequential` fused (see
+    `fused_batch_norm`); other layers are called as they are."""
+    if not isinstance(layer, keras.Sequential):
+        return layer(x, training=training)
+    for inner in layer.layers:
+        x = _apply(inner, x, training)
+    return x
 
 
 def _weighted_op(op, x, weight, training, activated):
@@ -70,8 +106,8 @@ def _weighted_op(op, x, weight, training, activated):
         y, layers = activated, layers[1:]
     if isinstance(layers[-1], keras.layers.BatchNormalization):
         for layer in layers[:-1]:
-            y = layer(y, training=training)
-        return weighted_batch_norm(layers[-1], y, weight, training)
+            y = _apply(layer, y, training)
+        return fused_batch_norm(layers[-1], y, training, weight)
     if all(isinstance(l, (keras.layers.AveragePooling2D, keras.layers.MaxPooling2D, keras.layers.Identity))
            for l in layers):
         # Pools commute with a non-negative scale: pool(w x) = w pool(x).
@@ -80,7 +116,7 @@ def _weighted_op(op, x, weight, training, activated):
             y = layer(y, training=training)
         return y
     for layer in layers:
-        y = layer(y, training=training)
+        y = _apply(layer, y, training)
     return tf.cast(weight, y.dtype) * y
 
 
@@ -255,8 +291,9 @@ class DirichletMixedOp(keras.layers.Layer):
     def mix(self, x, op_weights, training=None, activated=None):
         """The weighted sum of the ops on `x`, the first C/K channels."""
         mixed = None
+        weights = tf.unstack(op_weights)  # one op, not one slice per op
         for column, op in zip(self._op_columns, self.candidate_ops):
-            y = _weighted_op(op, x, op_weights[column], training, activated)
+            y = _weighted_op(op, x, weights[column], training, activated)
             mixed = y if mixed is None else mixed + y
         if mixed is None:  # only `none` is left on this edge
             mixed = tf.zeros_like(x[:, :: self.stride, :: self.stride, :])

@@ -1,4 +1,5 @@
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -100,3 +101,36 @@ def test_bad_input_errors():
         DirichletMixedOp(["skip_connect"], 8)(tf.zeros((1, 4, 4, 3)))
     with pytest.raises(ValueError, match="even channel count"):
         create_op("skip_connect", 5, stride=2)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_fused_batch_norm_is_keras_batch_norm_times_the_weight(affine):
+    """Output and gradients as weight * BatchNormalization(x); moving
+    statistics as PyTorch's BatchNorm2d (unbiased batch variance)."""
+    from keras_drnas.search_strategy.mixed_op import fused_batch_norm
+
+    x = tf.constant(np.random.default_rng(0).normal(2, 3, size=(8, 5, 5, 4)).astype("float32"))
+    layers = [keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=affine, scale=affine) for _ in range(2)]
+    for layer in layers:
+        layer.build(x.shape)
+    if affine:
+        layers[0].set_weights([np.array([1.0, 2, 3, 4]), np.array([0.1, 0.2, 0.3, 0.4]), np.zeros(4), np.ones(4)])
+        layers[1].set_weights(layers[0].get_weights())
+    fused, keras_bn = layers
+    weight = tf.Variable(0.5)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = fused_batch_norm(fused, x, training=True, weight=weight)
+        theirs = weight * keras_bn(x, training=True)
+        probe = tf.range(4, dtype=tf.float32)
+        our_loss, their_loss = tf.reduce_sum(ours**2 * probe), tf.reduce_sum(theirs**2 * probe)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    for ours_source, their_source in zip([x, weight] + fused.trainable_weights, [x, weight] + keras_bn.trainable_weights):
+        np.testing.assert_allclose(tape.gradient(our_loss, ours_source), tape.gradient(their_loss, their_source),
+                                   rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fused.moving_mean, keras_bn.moving_mean, atol=1e-6)
+    n = 8 * 5 * 5
+    unbiased = 0.9 + (keras_bn.moving_variance.numpy() - 0.9) * n / (n - 1)
+    np.testing.assert_allclose(fused.moving_variance, unbiased, rtol=1e-6)
+    keras_bn.set_weights(fused.get_weights())
+    np.testing.assert_allclose(fused_batch_norm(fused, x, training=False), keras_bn(x, training=False), atol=1e-5)

@@ -1,0 +1,95 @@
+"""Where the first search step's time goes: Python tracing of the forward
+pass, of its gradient, of the whole bilevel step, then the first run
+(graph optimization by Grappler, kernel set-up) against a later run.
+
+    python benchmarks/trace_profile.py                        # NB201 C=16 N=5 K=1, batch 64
+    python benchmarks/trace_profile.py --autograph            # with AutoGraph (Keras traces without)
+    python benchmarks/trace_profile.py --no-grappler          # run it without graph optimization
+    python benchmarks/trace_profile.py --space darts --channels 16 --num-cells 8 --partial-channels 4
+
+Prints one JSON object (seconds).
+"""
+
+import argparse
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_drnas as kd  # noqa: E402
+
+
+def timed(function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    return result, round(time.perf_counter() - start, 2)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "darts"])
+    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--cells-per-stage", type=int, default=5)
+    parser.add_argument("--num-cells", type=int, default=8)
+    parser.add_argument("--partial-channels", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--autograph", action=argparse.BooleanOptionalAction, default=False,
+                        help="convert with AutoGraph (Keras does not for its train step)")
+    parser.add_argument("--grappler", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args()
+    if not args.grappler:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+
+    keras.utils.set_random_seed(0)
+    common = dict(channels=args.channels, num_classes=10, partial_channels=args.partial_channels, seed=0)
+    if args.space == "darts":
+        supernet = kd.DartsSupernet(num_cells=args.num_cells, **common)
+    else:
+        supernet = kd.NASBench201Supernet(cells_per_stage=args.cells_per_stage, **common)
+    search = kd.SearchModel(supernet)
+    search.compile()
+    shape = (args.batch_size, 32, 32, 3)
+    search.model.build(shape)
+    search.build_optimizers()
+    image = tf.TensorSpec(shape, tf.float32)
+    label = tf.TensorSpec((args.batch_size,), tf.int32)
+
+    def forward(x):
+        return search.model(x, training=True)
+
+    def forward_and_gradient(x, y):
+        with tf.GradientTape() as tape:
+            loss = search.compute_loss(x=x, y=y, y_pred=search.model(x, training=True), training=True)
+        return tape.gradient(loss, search.weight_variables)
+
+    report = {"config": vars(args), "variables": len(search.weight_variables)}
+    concrete, report["trace_forward"] = timed(
+        tf.function(forward, autograph=args.autograph).get_concrete_function, image)
+    report["forward_ops"] = len(concrete.graph.get_operations())
+    concrete, report["trace_forward_and_gradient"] = timed(
+        tf.function(forward_and_gradient, autograph=args.autograph).get_concrete_function, image, label)
+    report["forward_and_gradient_ops"] = len(concrete.graph.get_operations())
+    step = tf.function(search.train_step, autograph=args.autograph)
+    pair_spec = ((image, label), (image, label))
+    concrete, report["trace_bilevel_step"] = timed(step.get_concrete_function, pair_spec)
+    report["graph_ops"] = len(concrete.graph.get_operations())
+
+    rng = np.random.default_rng(0)
+    pair = tuple((tf.constant(rng.normal(size=shape).astype("float32")),
+                  tf.constant(rng.integers(0, 10, args.batch_size).astype("int32"))) for _ in range(2))
+    run = lambda: float(step(pair)["loss"])  # noqa: E731
+    _, report["first_run"] = timed(run)
+    later = [timed(run)[1] for _ in range(3)]
+    report["later_run_median"] = sorted(later)[1]
+    report["first_run_overhead"] = round(report["first_run"] - report["later_run_median"], 2)
+    report["first_step_total"] = round(report["trace_bilevel_step"] + report["first_run"], 2)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
