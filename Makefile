@@ -19,4 +19,4 @@ demo: $(STAMP)
 	$(BIN)/keras-drnas demo --output-dir runs/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto

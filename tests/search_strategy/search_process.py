@@ -1,4 +1,4 @@
-"""A tiny progressive search in its own process, for the tests that kill
+"""A tiny progressive search (augmented batches) in its own process, for the tests that kill
 it (SIGKILL) and resume it: `python -m tests.search_strategy.search_process
 DIRECTORY RESULTS [--hang-state-write N] [--hang-at-epoch E]`.
 
@@ -92,7 +92,8 @@ def main(argv):
         channels=4, cells_per_stage=1, num_classes=2, partial_channels=2, seed=0)
     search = compiled(supernet)
     train, validation = data()
-    pairs = search_pairs(train, validation, BATCH, 2, seed=0, epochs=EPOCHS, initial_epoch=checkpoint.initial_epoch)
+    pairs = search_pairs(train, validation, BATCH, 2, augment=True, seed=0, epochs=EPOCHS,
+                         initial_epoch=checkpoint.initial_epoch)
     history = search.fit(pairs, epochs=EPOCHS, steps_per_epoch=STEPS, verbose=0,
                          callbacks=[stages, checkpoint, Markers(args.hang_at_epoch)])
     np.savez(
