@@ -40,6 +40,18 @@ def timed_first_step(search, iterator, force=False):
     return time.perf_counter() - start
 
 
+def add_supernet_args(parser):
+    """The supernet flags this script and benchmarks/trace_profile.py share."""
+    parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "darts"])
+    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--cells-per-stage", type=int, default=5)
+    parser.add_argument("--num-cells", type=int, default=8)
+    parser.add_argument("--partial-channels", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--grappler", action=argparse.BooleanOptionalAction, default=True,
+                        help="TensorFlow's graph optimizer (Grappler)")
+
+
 def build(args):
     common = dict(channels=args.channels, num_classes=10, partial_channels=args.partial_channels, seed=0)
     if args.space == "darts":
@@ -49,21 +61,14 @@ def build(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "darts"])
-    parser.add_argument("--channels", type=int, default=16)
-    parser.add_argument("--cells-per-stage", type=int, default=5)
-    parser.add_argument("--num-cells", type=int, default=8)
-    parser.add_argument("--partial-channels", type=int, default=1)
+    add_supernet_args(parser)
     parser.add_argument("--ops-kept", type=int, help="prune to this many ops per edge first (a later stage)")
-    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--next-stage", metavar="K:OPS",
                         help="then switch to this progressive stage (prune, widen) and time the retraced first step")
     parser.add_argument("--deterministic", action="store_true", help="TensorFlow's op determinism on")
-    parser.add_argument("--grappler", action=argparse.BooleanOptionalAction, default=True,
-                        help="TensorFlow's graph optimizer (Grappler)")
     args = parser.parse_args()
     if not args.grappler:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})

@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_drnas as kd  # noqa: E402
+from search_speed import add_supernet_args, build  # noqa: E402  (beside this script)
 
 
 def timed(function, *args):
@@ -32,26 +33,15 @@ def timed(function, *args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "darts"])
-    parser.add_argument("--channels", type=int, default=16)
-    parser.add_argument("--cells-per-stage", type=int, default=5)
-    parser.add_argument("--num-cells", type=int, default=8)
-    parser.add_argument("--partial-channels", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=64)
+    add_supernet_args(parser)
     parser.add_argument("--autograph", action=argparse.BooleanOptionalAction, default=False,
                         help="convert with AutoGraph (Keras does not for its train step)")
-    parser.add_argument("--grappler", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     if not args.grappler:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
     keras.utils.set_random_seed(0)
-    common = dict(channels=args.channels, num_classes=10, partial_channels=args.partial_channels, seed=0)
-    if args.space == "darts":
-        supernet = kd.DartsSupernet(num_cells=args.num_cells, **common)
-    else:
-        supernet = kd.NASBench201Supernet(cells_per_stage=args.cells_per_stage, **common)
-    search = kd.SearchModel(supernet)
+    search = kd.SearchModel(build(args))
     search.compile()
     shape = (args.batch_size, 32, 32, 3)
     search.model.build(shape)
