@@ -50,10 +50,14 @@ def add_supernet_args(parser):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--grappler", action=argparse.BooleanOptionalAction, default=True,
                         help="TensorFlow's graph optimizer (Grappler)")
+    parser.add_argument("--remat", action=argparse.BooleanOptionalAction, default=None,
+                        help="recompute each cell's activations in the backward pass (default: the supernet's)")
 
 
 def build(args):
     common = dict(channels=args.channels, num_classes=10, partial_channels=args.partial_channels, seed=0)
+    if args.remat is not None:
+        common["remat"] = args.remat
     if args.space == "darts":
         return kd.DartsSupernet(num_cells=args.num_cells, **common)
     return kd.NASBench201Supernet(cells_per_stage=args.cells_per_stage, **common)

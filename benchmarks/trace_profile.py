@@ -7,7 +7,8 @@ pass, of its gradient, of the whole bilevel step, then the first run
     python benchmarks/trace_profile.py --no-grappler          # run it without graph optimization
     python benchmarks/trace_profile.py --space darts --channels 16 --num-cells 8 --partial-channels 4
 
-Prints one JSON object (seconds).
+Prints one JSON object (seconds; resident memory in MB after building, after
+tracing, after the first run and its peak, after later runs and the peak).
 """
 
 import argparse
@@ -23,6 +24,13 @@ import tensorflow as tf  # noqa: E402
 
 import keras_drnas as kd  # noqa: E402
 from search_speed import add_supernet_args, build  # noqa: E402  (beside this script)
+
+
+def memory_mb():
+    """(current, peak) resident memory of this process in MB."""
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status)
+    return tuple(round(int(fields[key].split()[0]) / 1024) for key in ("VmRSS", "VmHWM"))
 
 
 def timed(function, *args):
@@ -58,6 +66,7 @@ def main():
         return tape.gradient(loss, search.weight_variables)
 
     report = {"config": vars(args), "variables": len(search.weight_variables)}
+    report["rss_built_mb"] = memory_mb()[0]
     concrete, report["trace_forward"] = timed(
         tf.function(forward, autograph=args.autograph).get_concrete_function, image)
     report["forward_ops"] = len(concrete.graph.get_operations())
@@ -68,13 +77,16 @@ def main():
     pair_spec = ((image, label), (image, label))
     concrete, report["trace_bilevel_step"] = timed(step.get_concrete_function, pair_spec)
     report["graph_ops"] = len(concrete.graph.get_operations())
+    report["rss_traced_mb"] = memory_mb()[0]
 
     rng = np.random.default_rng(0)
     pair = tuple((tf.constant(rng.normal(size=shape).astype("float32")),
                   tf.constant(rng.integers(0, 10, args.batch_size).astype("int32"))) for _ in range(2))
     run = lambda: float(step(pair)["loss"])  # noqa: E731
     _, report["first_run"] = timed(run)
+    report["rss_after_first_run_mb"], report["peak_rss_first_run_mb"] = memory_mb()
     later = [timed(run)[1] for _ in range(3)]
+    report["rss_after_later_runs_mb"], report["peak_rss_mb"] = memory_mb()
     report["later_run_median"] = sorted(later)[1]
     report["first_run_overhead"] = round(report["first_run"] - report["later_run_median"], 2)
     report["first_step_total"] = round(report["trace_bilevel_step"] + report["first_run"], 2)

@@ -42,6 +42,9 @@ def _search_parser(parser):
     _network_shape_args(parser, num_cells=8)
     parser.add_argument("--partial-channels", type=int, default=1,
                         help="the paper's K: each edge mixes its ops on 1/K of the channels")
+    parser.add_argument("--remat", action="store_true",
+                        help="recompute each cell's activations in the backward pass: less activation memory, "
+                             "a slower step (see the README's Speed and memory)")
     parser.add_argument("--relaxation", default="dirichlet", choices=["dirichlet", "softmax"])
     parser.add_argument("--anchor", default="l2", choices=["l2", "kl"])
     parser.add_argument("--anchor-strength", type=float, default=1e-3, help="lambda")
@@ -122,7 +125,7 @@ def build_supernet(args, num_classes):
     from keras_drnas.search_strategy import DartsSupernet, NASBench201Supernet
 
     common = dict(channels=args.channels, num_classes=num_classes, partial_channels=args.partial_channels,
-                  relaxation=args.relaxation, seed=args.seed)
+                  remat=args.remat, relaxation=args.relaxation, seed=args.seed)
     if args.space == "darts":
         return DartsSupernet(num_cells=args.num_cells, stem=args.stem, **common)
     return NASBench201Supernet(cells_per_stage=args.cells_per_stage, **common)

@@ -6,6 +6,7 @@ import pytest
 
 import keras_drnas as kd
 from keras_drnas.cli import main
+from keras_drnas.search_strategy import SearchCheckpoint
 from tests.helpers import write_image_folder
 
 
@@ -150,3 +151,26 @@ def test_pipeline_checks_exit_2_but_library_bugs_keep_their_traceback(tmp_path, 
         monkeypatch.setattr(cli, "load_search_data", failing(bug))
         with pytest.raises(type(bug)):
             main(argv)
+
+
+def test_remat_search_learns_what_the_plain_search_learns(tmp_path):
+    """--remat only recomputes: a progressive search (prune, widen) gives the
+    same losses and concentrations, and its checkpoint rebuilds with remat."""
+    write_image_folder(tmp_path / "images")
+    records = {}
+    for flag in ([], ["--remat"]):
+        out = tmp_path / ("remat" if flag else "plain")
+        assert main(["search", "--data-dir", str(tmp_path / "images"), "--channels", "4",
+                     "--cells-per-stage", "1", "--batch-size", "8", "--progressive", "--stages", "1:2:3,1:1:2",
+                     "--output-dir", str(out), "--verbose", "0", "--no-plots", *flag]) == 0
+        records[bool(flag)] = (json.loads((out / "history.json").read_text())["history"],
+                               json.loads((out / "concentrations.json").read_text()))
+        records[bool(flag)] += (SearchCheckpoint(out / "checkpoint").supernet(),)
+    (plain, plain_beta, plain_net), (remat, remat_beta, remat_net) = records[False], records[True]
+    for key in ("loss", "arch_loss"):
+        np.testing.assert_allclose(remat[key], plain[key], rtol=1e-4)
+    for cell_type in plain_beta:
+        np.testing.assert_allclose(remat_beta[cell_type]["concentration"], plain_beta[cell_type]["concentration"],
+                                   rtol=1e-4)
+    assert [c.remat for c in remat_net.cells()] == [True] * 3 and not any(c.remat for c in plain_net.cells())
+    assert remat_net.partial_channels == 1  # the last stage's widened supernet

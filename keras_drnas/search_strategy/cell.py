@@ -11,6 +11,7 @@ from keras_drnas.search_strategy.mixed_op import (
     apply_fused,
     channel_shuffle,
     check_partial_channels,
+    moving_statistics_frozen,
 )
 
 
@@ -42,6 +43,11 @@ class DrNASCell(keras.layers.Layer):
             of the channels.
         op_mask: edges x ops booleans, False for pruned ops.
         own_concentration: learn an own `eta` (True) or take `op_weights`.
+        remat: keep only the cell's inputs and output for the backward pass
+            and recompute everything in between there (`keras.remat`):
+            memory for one cell's activations instead of every cell's, for
+            one more forward pass per gradient. Batch-norm moving statistics
+            are updated once, by the first pass.
         relaxation, inference, seed: see `ArchitectureDistribution`.
 
     Example:
@@ -59,6 +65,7 @@ class DrNASCell(keras.layers.Layer):
         partial_channels=1,
         op_mask=None,
         own_concentration=True,
+        remat=False,
         relaxation="dirichlet",
         inference="mean",
         seed=None,
@@ -82,6 +89,7 @@ class DrNASCell(keras.layers.Layer):
             self.space.num_ops,
         )
         self.own_concentration = own_concentration
+        self.remat = bool(remat)
         self.relaxation = relaxation
         self.inference = inference
         self.seed = seed
@@ -172,10 +180,23 @@ class DrNASCell(keras.layers.Layer):
                     "`op_weights` (edges x ops) when calling it."
                 )
             op_weights = self.distribution.op_weights(training=training)
+        inputs = list(inputs) if self.is_darts else [inputs]
+        if not (self.remat and training):
+            return self._forward(inputs, op_weights, training)
+        passes = []
+
+        def forward(*tensors):
+            with moving_statistics_frozen(bool(passes)):  # the recomputation in the backward pass
+                passes.append(len(passes))
+                return self._forward(list(tensors[:-1]), tensors[-1], training)
+
+        return keras.remat(forward)(*inputs, op_weights)
+
+    def _forward(self, inputs, op_weights, training):
         if self.is_darts:
             nodes = [apply_fused(p, x, training) for p, x in zip(self.preprocess, inputs)]
         else:
-            nodes = [inputs]
+            nodes = list(inputs)
         edge_weights = tf.unstack(op_weights)  # one op, not one slice per edge
         parts, activated = {}, {}  # per source node: one split, one ReLU for all its edges
         for node in range(self.space.num_input_nodes, self.space.num_nodes):
@@ -217,6 +238,7 @@ class DrNASCell(keras.layers.Layer):
             partial_channels=self.partial_channels,
             op_mask=self.op_mask,
             own_concentration=self.own_concentration,
+            remat=self.remat,
             relaxation=self.relaxation,
             inference=self.inference,
             seed=self.seed,

@@ -24,6 +24,8 @@ class DartsSupernet(Supernet):
         stem_multiplier: width of the CIFAR stem in units of C.
         op_names: candidate ops (default: the seven of the reference code).
         op_mask: `{"normal": mask, "reduce": mask}` for a pruned search.
+        remat: recompute each cell's activations in the backward pass
+            (see `DrNASCell`): less memory, one more forward pass per step.
         relaxation, inference, seed: see `ArchitectureDistribution`.
 
     Example:
@@ -43,6 +45,7 @@ class DartsSupernet(Supernet):
         stem_multiplier=3,
         op_names=None,
         op_mask=None,
+        remat=False,
         relaxation="dirichlet",
         inference="mean",
         seed=None,
@@ -61,6 +64,7 @@ class DartsSupernet(Supernet):
         check_positive(channels=self.channels, num_cells=self.num_cells, num_classes=self.num_classes)
         self.stem = check_stem(stem)
         self.stem_multiplier = int(stem_multiplier)
+        self.remat = bool(remat)
         self.relaxation = relaxation
         self.inference = inference
         self.seed = seed
@@ -86,6 +90,7 @@ class DartsSupernet(Supernet):
                     partial_channels=self.partial_channels,
                     op_mask=distribution.op_mask,
                     own_concentration=False,
+                    remat=self.remat,
                     name=f"cell_{i}",
                 )
             )
@@ -123,6 +128,7 @@ class DartsSupernet(Supernet):
             stem_multiplier=self.stem_multiplier,
             op_names=list(self.space.op_names),
             op_mask={k: d.op_mask for k, d in self.distributions().items()},
+            remat=self.remat,
             relaxation=self.relaxation,
             inference=self.inference,
             seed=self.seed,

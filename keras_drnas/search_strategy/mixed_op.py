@@ -1,5 +1,9 @@
 """The mixed operation on one edge: a Dirichlet-weighted sum of candidate ops."""
 
+import contextlib
+import threading
+import weakref
+
 import keras
 import tensorflow as tf
 
@@ -33,6 +37,22 @@ def check_partial_channels(channels, partial_channels):
 
 def _starts_with_relu(op):
     return isinstance(op, keras.Sequential) and isinstance(op.layers[0], keras.layers.ReLU)
+
+
+_state = threading.local()  # per thread: MirroredStrategy traces each replica in its own
+
+
+@contextlib.contextmanager
+def moving_statistics_frozen(frozen=True):
+    """Batch norms traced inside use batch statistics but leave the moving
+    statistics alone: a forward pass recomputed for the backward pass
+    (`DrNASCell(remat=True)`) must not update them a second time."""
+    previous = getattr(_state, "frozen", False)
+    _state.frozen = frozen
+    try:
+        yield
+    finally:
+        _state.frozen = previous
 
 
 def fused_batch_norm(bn, x, training, weight=None):
@@ -71,8 +91,9 @@ def fused_batch_norm(bn, x, training, weight=None):
             x=x, scale=scale, offset=offset, mean=tf.convert_to_tensor(bn.moving_mean),
             variance=tf.convert_to_tensor(bn.moving_variance), epsilon=bn.epsilon,
             exponential_avg_factor=1.0 - bn.momentum, data_format="NHWC", is_training=True)[:3]
-        bn.moving_mean.assign(mean)
-        bn.moving_variance.assign(variance)
+        if not getattr(_state, "frozen", False):
+            bn.moving_mean.assign(mean)
+            bn.moving_variance.assign(variance)
         return y
     return tf.raw_ops.FusedBatchNormV3(
         x=x, scale=scale, offset=offset, mean=tf.convert_to_tensor(bn.moving_mean),
@@ -80,24 +101,49 @@ def fused_batch_norm(bn, x, training, weight=None):
         is_training=False)[0]
 
 
-def _apply(layer, x, training):
+_before_norm = weakref.WeakKeyDictionary()  # functional op -> the same op without its final batch norm
+
+
+def _final_norm(op):
+    """(op up to its final batch norm, that norm) for a functional op that
+    ends in one (the factorized reduce), else None. The first part shares
+    the op's layers and variables."""
+    if isinstance(op, keras.Sequential) or not isinstance(op, keras.Model):
+        return None
+    norm = op.layers[-1]
+    if not isinstance(norm, keras.layers.BatchNormalization):
+        return None
+    if op not in _before_norm:
+        _before_norm[op] = keras.Model(op.inputs, norm.input, name=f"{op.name}_before_norm")
+    return _before_norm[op], norm
+
+
+def _apply(layer, x, training, weight=None):
+    """`layer(x)` (times `weight`) with its batch norms fused; `weight`
+    only for a layer that ends in a batch norm."""
     if isinstance(layer, keras.layers.BatchNormalization):
-        return fused_batch_norm(layer, x, training)
+        return fused_batch_norm(layer, x, training, weight)
+    if isinstance(layer, keras.Sequential):
+        for inner in layer.layers[:-1]:
+            x = _apply(inner, x, training)
+        return _apply(layer.layers[-1], x, training, weight)
+    split = _final_norm(layer)
+    if split is not None:
+        before, norm = split
+        return fused_batch_norm(norm, before(x, training=training), training, weight)
     return layer(x, training=training)
 
 
 def apply_fused(layer, x, training):
-    """`layer(x)`, with the batch norms of a `Sequential` fused (see
-    `fused_batch_norm`); other layers are called as they are."""
-    if not isinstance(layer, keras.Sequential):
-        return layer(x, training=training)
-    for inner in layer.layers:
-        x = _apply(inner, x, training)
-    return x
+    """`layer(x)`, with the batch norms of a `Sequential`, and the final one
+    of a functional model, fused (see `fused_batch_norm`)."""
+    return _apply(layer, x, training)
 
 
 def _weighted_op(op, x, weight, training, activated):
     """weight * op(x), arranged so that no extra activation is kept."""
+    if _final_norm(op) is not None:
+        return _apply(op, x, training, weight)
     layers = op.layers if isinstance(op, keras.Sequential) else None
     if layers is None:
         return tf.cast(weight, x.dtype) * op(x, training=training)

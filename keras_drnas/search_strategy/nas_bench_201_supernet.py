@@ -25,6 +25,8 @@ class NASBench201Supernet(Supernet):
         partial_channels: the paper's K; every stage width must be divisible by it.
         op_names: candidate ops (default: the five of NAS-Bench-201).
         op_mask: edges x ops booleans for a pruned search.
+        remat: recompute each cell's activations in the backward pass
+            (see `DrNASCell`): less memory, one more forward pass per step.
         relaxation, inference, seed: see `ArchitectureDistribution`.
 
     Example:
@@ -43,6 +45,7 @@ class NASBench201Supernet(Supernet):
         partial_channels=1,
         op_names=None,
         op_mask=None,
+        remat=False,
         relaxation="dirichlet",
         inference="mean",
         seed=None,
@@ -55,6 +58,7 @@ class NASBench201Supernet(Supernet):
         self.num_classes = int(num_classes)
         self.partial_channels = int(partial_channels)
         check_positive(channels=self.channels, cells_per_stage=self.cells_per_stage, num_classes=self.num_classes)
+        self.remat = bool(remat)
         self.relaxation = relaxation
         self.inference = inference
         self.seed = seed
@@ -74,6 +78,7 @@ class NASBench201Supernet(Supernet):
                         partial_channels=self.partial_channels,
                         op_mask=self.normal_distribution.op_mask,
                         own_concentration=False,
+                        remat=self.remat,
                         name=f"cell_{stage}_{i}",
                     )
                 )
@@ -105,6 +110,7 @@ class NASBench201Supernet(Supernet):
             partial_channels=self.partial_channels,
             op_names=list(self.space.op_names),
             op_mask=self.normal_distribution.op_mask,
+            remat=self.remat,
             relaxation=self.relaxation,
             inference=self.inference,
             seed=self.seed,

@@ -254,8 +254,10 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
             with tf.control_dependencies([self.arch_optimizer.iterations.value]):
                 x_train = tf.identity(x_train)
         loss, logits = self._weight_step(x_train, y_train)
-        finite = [tf.reduce_all(tf.math.is_finite(v)) for v in self.model.weights if "float" in v.dtype]
-        self.weights_finite.assign(tf.cast(tf.reduce_all(finite), "float32"))
+        # One op per variable: a sum of squares is finite unless an entry is not (or it
+        # overflows; StopOnNonFinite then checks each variable on the host).
+        squares = tf.add_n([tf.nn.l2_loss(v) for v in self.model.weights if "float" in v.dtype])
+        self.weights_finite.assign(tf.cast(tf.math.is_finite(squares), "float32"))
         keras_compat.loss_tracker(self).update_state(loss * self._replicas(), sample_weight=tf.shape(x_train)[0])
         distributions = list(self.distributions().values())
         self.entropy_tracker.update_state(tf.add_n([d.entropy() for d in distributions]) / len(distributions))

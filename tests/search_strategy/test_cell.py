@@ -56,3 +56,55 @@ def test_cell_in_subclassed_model():
     model = Tiny()
     assert model(tf.zeros((2, 8, 8, 3)), training=True).shape == (2, 2)
     assert any(w.path.endswith("/eta") for w in model.trainable_weights)
+
+
+def _cell_step(remat, space, **kwargs):
+    """Output, gradients (inputs, op weights, variables) and moving statistics
+    after one compiled training pass of a fresh cell."""
+    keras.utils.set_random_seed(0)
+    cell = kd.DrNASCell(space, channels=8, own_concentration=False, remat=remat, **kwargs)
+    rng = np.random.default_rng(0)
+    if space == "darts":
+        size = 16 if kwargs.get("reduction_prev") else 8
+        inputs = [tf.constant(rng.normal(size=(4, size, size, 12)), tf.float32),
+                  tf.constant(rng.normal(size=(4, 8, 8, 20)), tf.float32)]
+        op_weights = tf.constant(rng.dirichlet(np.ones(7), size=14), tf.float32)
+    else:
+        inputs = [tf.constant(rng.normal(size=(4, 8, 8, 8)), tf.float32)]
+        op_weights = tf.constant(rng.dirichlet(np.ones(5), size=6), tf.float32)
+    probe = tf.constant(rng.normal(size=cell(inputs if space == "darts" else inputs[0], op_weights=op_weights).shape),
+                        tf.float32)  # builds the cell
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch([inputs, op_weights])
+            y = cell(inputs if space == "darts" else inputs[0], op_weights=op_weights, training=True)
+            loss = tf.reduce_sum(y**2 * probe)
+        return y, tape.gradient(loss, [inputs, op_weights, cell.trainable_weights])
+
+    y, grads = step()
+    statistics = [v.numpy() for v in cell.non_trainable_weights]
+    return y.numpy(), tf.nest.map_structure(lambda g: g.numpy(), grads), statistics
+
+
+@pytest.mark.parametrize("space,kwargs", [
+    ("nas-bench-201", dict(partial_channels=2)),
+    ("darts", dict(reduction=True, reduction_prev=True, partial_channels=2)),  # factorized reduces
+])
+def test_remat_recomputes_the_same_pass_and_updates_statistics_once(space, kwargs):
+    plain, recomputed = _cell_step(False, space, **kwargs), _cell_step(True, space, **kwargs)
+    np.testing.assert_allclose(recomputed[0], plain[0], rtol=1e-5, atol=1e-5)
+    for ours, theirs in zip(tf.nest.flatten(recomputed[1]), tf.nest.flatten(plain[1])):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5 * np.abs(theirs).max())
+    assert len(plain[2]) > 0
+    for ours, theirs in zip(recomputed[2], plain[2]):  # a second update would move them further
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert not all(np.allclose(s, 0) or np.allclose(s, 1) for s in plain[2])
+
+
+def test_remat_is_kept_in_the_config():
+    cell = kd.DrNASCell("darts", channels=8, remat=True)
+    assert kd.DrNASCell.from_config(cell.get_config()).remat
+    net = kd.DartsSupernet(channels=8, num_cells=3, remat=True)
+    assert all(c.remat for c in kd.DartsSupernet.from_config(net.get_config()).cells())

@@ -134,3 +134,27 @@ def test_fused_batch_norm_is_keras_batch_norm_times_the_weight(affine):
     np.testing.assert_allclose(fused.moving_variance, unbiased, rtol=1e-6)
     keras_bn.set_weights(fused.get_weights())
     np.testing.assert_allclose(fused_batch_norm(fused, x, training=False), keras_bn(x, training=False), atol=1e-5)
+
+
+def test_factorized_reduce_with_fused_norm_is_the_keras_op_times_the_weight():
+    """The functional factorized reduce runs with its final batch norm fused:
+    the same output and gradients as weight * op(x)."""
+    from keras_drnas.search_strategy.mixed_op import _weighted_op
+
+    x = tf.random.normal((4, 8, 8, 6), seed=1)
+    fused, plain = create_op("skip_connect", 6, stride=2), create_op("skip_connect", 6, stride=2)
+    fused.build(x.shape)
+    plain.build(x.shape)
+    plain.set_weights(fused.get_weights())
+    weight = tf.Variable(0.3)
+    with tf.GradientTape(persistent=True) as tape:
+        ours = _weighted_op(fused, x, weight, training=True, activated=None)
+        theirs = weight * plain(x, training=True)
+        probe = tf.random.normal(theirs.shape, seed=2)  # a sum of squares per channel is flat through a norm
+        our_loss, their_loss = tf.reduce_sum(ours**2 * probe), tf.reduce_sum(theirs**2 * probe)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    for ours_source, their_source in zip([weight] + fused.trainable_weights, [weight] + plain.trainable_weights):
+        np.testing.assert_allclose(tape.gradient(our_loss, ours_source), tape.gradient(their_loss, their_source),
+                                   rtol=1e-4, atol=1e-5)
+    assert len(fused.weights) == len(plain.weights)  # the split shares the op's variables
+    np.testing.assert_allclose(fused.layers[-1].moving_mean, plain.layers[-1].moving_mean, atol=1e-6)
