@@ -183,11 +183,12 @@ class DrNASCell(keras.layers.Layer):
         inputs = list(inputs) if self.is_darts else [inputs]
         if not (self.remat and training):
             return self._forward(inputs, op_weights, training)
-        passes = []
+        traced = []
 
         def forward(*tensors):
-            with moving_statistics_frozen(bool(passes)):  # the recomputation in the backward pass
-                passes.append(len(passes))
+            # A second trace is the backward pass's recomputation.
+            with moving_statistics_frozen(bool(traced)):
+                traced.append(True)
                 return self._forward(list(tensors[:-1]), tensors[-1], training)
 
         return keras.remat(forward)(*inputs, op_weights)

@@ -118,32 +118,28 @@ def _final_norm(op):
     return _before_norm[op], norm
 
 
-def _apply(layer, x, training, weight=None):
-    """`layer(x)` (times `weight`) with its batch norms fused; `weight`
-    only for a layer that ends in a batch norm."""
-    if isinstance(layer, keras.layers.BatchNormalization):
-        return fused_batch_norm(layer, x, training, weight)
-    if isinstance(layer, keras.Sequential):
-        for inner in layer.layers[:-1]:
-            x = _apply(inner, x, training)
-        return _apply(layer.layers[-1], x, training, weight)
-    split = _final_norm(layer)
-    if split is not None:
-        before, norm = split
-        return fused_batch_norm(norm, before(x, training=training), training, weight)
-    return layer(x, training=training)
-
-
 def apply_fused(layer, x, training):
     """`layer(x)`, with the batch norms of a `Sequential`, and the final one
     of a functional model, fused (see `fused_batch_norm`)."""
-    return _apply(layer, x, training)
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return fused_batch_norm(layer, x, training)
+    if isinstance(layer, keras.Sequential):
+        for inner in layer.layers:
+            x = apply_fused(inner, x, training)
+        return x
+    split = _final_norm(layer)
+    if split is not None:
+        before, norm = split
+        return fused_batch_norm(norm, before(x, training=training), training)
+    return layer(x, training=training)
 
 
 def _weighted_op(op, x, weight, training, activated):
     """weight * op(x), arranged so that no extra activation is kept."""
-    if _final_norm(op) is not None:
-        return _apply(op, x, training, weight)
+    split = _final_norm(op)
+    if split is not None:  # the factorized reduce: the weight goes into its batch norm
+        before, norm = split
+        return fused_batch_norm(norm, before(x, training=training), training, weight)
     layers = op.layers if isinstance(op, keras.Sequential) else None
     if layers is None:
         return tf.cast(weight, x.dtype) * op(x, training=training)
@@ -152,7 +148,7 @@ def _weighted_op(op, x, weight, training, activated):
         y, layers = activated, layers[1:]
     if isinstance(layers[-1], keras.layers.BatchNormalization):
         for layer in layers[:-1]:
-            y = _apply(layer, y, training)
+            y = apply_fused(layer, y, training)
         return fused_batch_norm(layers[-1], y, training, weight)
     if all(isinstance(l, (keras.layers.AveragePooling2D, keras.layers.MaxPooling2D, keras.layers.Identity))
            for l in layers):
@@ -162,7 +158,7 @@ def _weighted_op(op, x, weight, training, activated):
             y = layer(y, training=training)
         return y
     for layer in layers:
-        y = _apply(layer, y, training)
+        y = apply_fused(layer, y, training)
     return tf.cast(weight, y.dtype) * y
 
 

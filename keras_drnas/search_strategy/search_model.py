@@ -256,7 +256,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         loss, logits = self._weight_step(x_train, y_train)
         # One op per variable: a sum of squares is finite unless an entry is not (or it
         # overflows; StopOnNonFinite then checks each variable on the host).
-        squares = tf.add_n([tf.nn.l2_loss(v) for v in self.model.weights if "float" in v.dtype])
+        squares = tf.add_n([tf.cast(tf.nn.l2_loss(v), "float32") for v in self.model.weights if "float" in v.dtype])
         self.weights_finite.assign(tf.cast(tf.math.is_finite(squares), "float32"))
         keras_compat.loss_tracker(self).update_state(loss * self._replicas(), sample_weight=tf.shape(x_train)[0])
         distributions = list(self.distributions().values())
