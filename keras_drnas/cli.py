@@ -45,6 +45,9 @@ def _search_parser(parser):
     parser.add_argument("--remat", action="store_true",
                         help="recompute each cell's activations in the backward pass: less activation memory, "
                              "a slower step (see the README's Speed and memory)")
+    parser.add_argument("--shared-trace", action="store_true",
+                        help="trace one forward pass per distinct cell shape: a faster first step and stage switch "
+                             "(see the README's Speed and memory)")
     parser.add_argument("--relaxation", default="dirichlet", choices=["dirichlet", "softmax"])
     parser.add_argument("--anchor", default="l2", choices=["l2", "kl"])
     parser.add_argument("--anchor-strength", type=float, default=1e-3, help="lambda")
@@ -125,7 +128,7 @@ def build_supernet(args, num_classes):
     from keras_drnas.search_strategy import DartsSupernet, NASBench201Supernet
 
     common = dict(channels=args.channels, num_classes=num_classes, partial_channels=args.partial_channels,
-                  remat=args.remat, relaxation=args.relaxation, seed=args.seed)
+                  remat=args.remat, shared_trace=args.shared_trace, relaxation=args.relaxation, seed=args.seed)
     if args.space == "darts":
         return DartsSupernet(num_cells=args.num_cells, stem=args.stem, **common)
     return NASBench201Supernet(cells_per_stage=args.cells_per_stage, **common)

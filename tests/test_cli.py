@@ -153,24 +153,27 @@ def test_pipeline_checks_exit_2_but_library_bugs_keep_their_traceback(tmp_path, 
             main(argv)
 
 
-def test_remat_search_learns_what_the_plain_search_learns(tmp_path):
-    """--remat only recomputes: a progressive search (prune, widen) gives the
-    same losses and concentrations, and its checkpoint rebuilds with remat."""
+@pytest.mark.parametrize("option", ["remat", "shared_trace"])
+def test_a_search_with_remat_or_shared_trace_learns_what_the_plain_search_learns(tmp_path, option):
+    """--remat only recomputes and --shared-trace only traces once per cell
+    shape: a progressive search (prune, widen) gives the same losses and
+    concentrations, and its checkpoint rebuilds with the option."""
     write_image_folder(tmp_path / "images")
     records = {}
-    for flag in ([], ["--remat"]):
-        out = tmp_path / ("remat" if flag else "plain")
+    for flag in ([], ["--" + option.replace("_", "-")]):
+        out = tmp_path / ("option" if flag else "plain")
         assert main(["search", "--data-dir", str(tmp_path / "images"), "--channels", "4",
                      "--cells-per-stage", "1", "--batch-size", "8", "--progressive", "--stages", "1:2:3,1:1:2",
                      "--output-dir", str(out), "--verbose", "0", "--no-plots", *flag]) == 0
         records[bool(flag)] = (json.loads((out / "history.json").read_text())["history"],
                                json.loads((out / "concentrations.json").read_text()))
         records[bool(flag)] += (SearchCheckpoint(out / "checkpoint").supernet(),)
-    (plain, plain_beta, plain_net), (remat, remat_beta, remat_net) = records[False], records[True]
+    (plain, plain_beta, plain_net), (opted, opted_beta, opted_net) = records[False], records[True]
     for key in ("loss", "arch_loss"):
-        np.testing.assert_allclose(remat[key], plain[key], rtol=1e-4)
+        np.testing.assert_allclose(opted[key], plain[key], rtol=1e-4)
     for cell_type in plain_beta:
-        np.testing.assert_allclose(remat_beta[cell_type]["concentration"], plain_beta[cell_type]["concentration"],
+        np.testing.assert_allclose(opted_beta[cell_type]["concentration"], plain_beta[cell_type]["concentration"],
                                    rtol=1e-4)
-    assert [c.remat for c in remat_net.cells()] == [True] * 3 and not any(c.remat for c in plain_net.cells())
-    assert remat_net.partial_channels == 1  # the last stage's widened supernet
+    assert [getattr(c, option) for c in opted_net.cells()] == [True] * 3
+    assert not any(getattr(c, option) for c in plain_net.cells())
+    assert opted_net.partial_channels == 1  # the last stage's widened supernet

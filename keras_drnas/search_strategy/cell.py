@@ -1,10 +1,13 @@
 """Search cells: a DAG of Dirichlet mixed ops, in either search space."""
 
+import functools
+
 import keras
 import tensorflow as tf
 
 from keras_drnas.search_space.ops import factorized_reduce, relu_conv_bn
 from keras_drnas.search_space.spaces import space_config, space_from_config
+from keras_drnas.search_strategy import shared_trace
 from keras_drnas.search_strategy.distribution import full_mask, owned_distribution, validate_mask
 from keras_drnas.search_strategy.mixed_op import (
     DirichletMixedOp,
@@ -48,6 +51,12 @@ class DrNASCell(keras.layers.Layer):
             memory for one cell's activations instead of every cell's, for
             one more forward pass per gradient. Batch-norm moving statistics
             are updated once, by the first pass.
+        shared_trace: cells of one shape (the same configuration, inputs
+            and variable shapes) trace their forward pass once, as a
+            function of their variables' values, and TensorFlow builds its
+            gradient once: the first step's Python tracing scales with the
+            number of distinct cell shapes, not of cells. Results are the
+            same.
         relaxation, inference, seed: see `ArchitectureDistribution`.
 
     Example:
@@ -66,6 +75,7 @@ class DrNASCell(keras.layers.Layer):
         op_mask=None,
         own_concentration=True,
         remat=False,
+        shared_trace=False,
         relaxation="dirichlet",
         inference="mean",
         seed=None,
@@ -90,6 +100,7 @@ class DrNASCell(keras.layers.Layer):
         )
         self.own_concentration = own_concentration
         self.remat = bool(remat)
+        self.shared_trace = bool(shared_trace)
         self.relaxation = relaxation
         self.inference = inference
         self.seed = seed
@@ -158,6 +169,7 @@ class DrNASCell(keras.layers.Layer):
     def set_op_mask(self, op_mask):
         """Prunes masked ops from every edge (their weights are released)."""
         self.op_mask = validate_mask(op_mask, self.space.num_edges, self.space.num_ops)
+        shared_trace.forget(self)
         for edge, row in zip(self.edges, self.op_mask):
             edge.set_op_mask(row)
         if self.distribution is not None:
@@ -166,6 +178,7 @@ class DrNASCell(keras.layers.Layer):
     def widen(self, partial_channels, rng):
         """Progressive learning: every edge goes to C/K channels (Net2Net)."""
         check_partial_channels(self.channels, partial_channels)
+        shared_trace.forget(self)
         pairs = []
         for edge in self.edges:
             pairs += edge.widen(partial_channels, rng)
@@ -181,15 +194,18 @@ class DrNASCell(keras.layers.Layer):
                 )
             op_weights = self.distribution.op_weights(training=training)
         inputs = list(inputs) if self.is_darts else [inputs]
+        forward_once = self._forward
+        if self.shared_trace and shared_trace.can_share(training):
+            forward_once = functools.partial(shared_trace.shared_forward, self)
         if not (self.remat and training):
-            return self._forward(inputs, op_weights, training)
+            return forward_once(inputs, op_weights, training)
         traced = []
 
         def forward(*tensors):
             # A second trace is the backward pass's recomputation.
             with moving_statistics_frozen(bool(traced)):
                 traced.append(True)
-                return self._forward(list(tensors[:-1]), tensors[-1], training)
+                return forward_once(list(tensors[:-1]), tensors[-1], training)
 
         return keras.remat(forward)(*inputs, op_weights)
 
@@ -240,6 +256,7 @@ class DrNASCell(keras.layers.Layer):
             op_mask=self.op_mask,
             own_concentration=self.own_concentration,
             remat=self.remat,
+            shared_trace=self.shared_trace,
             relaxation=self.relaxation,
             inference=self.inference,
             seed=self.seed,

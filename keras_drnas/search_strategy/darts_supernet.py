@@ -26,6 +26,8 @@ class DartsSupernet(Supernet):
         op_mask: `{"normal": mask, "reduce": mask}` for a pruned search.
         remat: recompute each cell's activations in the backward pass
             (see `DrNASCell`): less memory, one more forward pass per step.
+        shared_trace: cells of one shape share one traced forward pass
+            (see `DrNASCell`): a faster first step.
         relaxation, inference, seed: see `ArchitectureDistribution`.
 
     Example:
@@ -46,6 +48,7 @@ class DartsSupernet(Supernet):
         op_names=None,
         op_mask=None,
         remat=False,
+        shared_trace=False,
         relaxation="dirichlet",
         inference="mean",
         seed=None,
@@ -65,6 +68,7 @@ class DartsSupernet(Supernet):
         self.stem = check_stem(stem)
         self.stem_multiplier = int(stem_multiplier)
         self.remat = bool(remat)
+        self.shared_trace = bool(shared_trace)
         self.relaxation = relaxation
         self.inference = inference
         self.seed = seed
@@ -91,6 +95,7 @@ class DartsSupernet(Supernet):
                     op_mask=distribution.op_mask,
                     own_concentration=False,
                     remat=self.remat,
+                    shared_trace=self.shared_trace,
                     name=f"cell_{i}",
                 )
             )
@@ -129,6 +134,7 @@ class DartsSupernet(Supernet):
             op_names=list(self.space.op_names),
             op_mask={k: d.op_mask for k, d in self.distributions().items()},
             remat=self.remat,
+            shared_trace=self.shared_trace,
             relaxation=self.relaxation,
             inference=self.inference,
             seed=self.seed,

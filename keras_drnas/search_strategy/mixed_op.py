@@ -55,6 +55,10 @@ def moving_statistics_frozen(frozen=True):
         _state.frozen = previous
 
 
+def moving_statistics_are_frozen():
+    return getattr(_state, "frozen", False)
+
+
 def fused_batch_norm(bn, x, training, weight=None):
     """`bn(x)`, times `weight` if given, as one fused TensorFlow op.
 
@@ -91,7 +95,7 @@ def fused_batch_norm(bn, x, training, weight=None):
             x=x, scale=scale, offset=offset, mean=tf.convert_to_tensor(bn.moving_mean),
             variance=tf.convert_to_tensor(bn.moving_variance), epsilon=bn.epsilon,
             exponential_avg_factor=1.0 - bn.momentum, data_format="NHWC", is_training=True)[:3]
-        if not getattr(_state, "frozen", False):
+        if not moving_statistics_are_frozen():
             bn.moving_mean.assign(mean)
             bn.moving_variance.assign(variance)
         return y

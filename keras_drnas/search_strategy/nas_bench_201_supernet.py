@@ -27,6 +27,8 @@ class NASBench201Supernet(Supernet):
         op_mask: edges x ops booleans for a pruned search.
         remat: recompute each cell's activations in the backward pass
             (see `DrNASCell`): less memory, one more forward pass per step.
+        shared_trace: cells of one shape share one traced forward pass
+            (see `DrNASCell`): a faster first step.
         relaxation, inference, seed: see `ArchitectureDistribution`.
 
     Example:
@@ -46,6 +48,7 @@ class NASBench201Supernet(Supernet):
         op_names=None,
         op_mask=None,
         remat=False,
+        shared_trace=False,
         relaxation="dirichlet",
         inference="mean",
         seed=None,
@@ -59,6 +62,7 @@ class NASBench201Supernet(Supernet):
         self.partial_channels = int(partial_channels)
         check_positive(channels=self.channels, cells_per_stage=self.cells_per_stage, num_classes=self.num_classes)
         self.remat = bool(remat)
+        self.shared_trace = bool(shared_trace)
         self.relaxation = relaxation
         self.inference = inference
         self.seed = seed
@@ -79,6 +83,7 @@ class NASBench201Supernet(Supernet):
                         op_mask=self.normal_distribution.op_mask,
                         own_concentration=False,
                         remat=self.remat,
+                        shared_trace=self.shared_trace,
                         name=f"cell_{stage}_{i}",
                     )
                 )
@@ -111,6 +116,7 @@ class NASBench201Supernet(Supernet):
             op_names=list(self.space.op_names),
             op_mask=self.normal_distribution.op_mask,
             remat=self.remat,
+            shared_trace=self.shared_trace,
             relaxation=self.relaxation,
             inference=self.inference,
             seed=self.seed,

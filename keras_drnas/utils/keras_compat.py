@@ -20,6 +20,23 @@ import tensorflow as tf
 SLOT_LISTS = ("momentums", "_momentums", "_velocities", "_velocity_hats")
 
 
+def variable_values(variables):
+    """The variables' values as tensors, in their own dtypes (not cast to a
+    mixed-precision compute dtype by an enclosing layer call)."""
+    from keras.src.backend.common.variables import AutocastScope
+
+    with AutocastScope(None):
+        return [tf.convert_to_tensor(v.value) for v in variables]
+
+
+def in_stateless_scope():
+    """Whether Keras runs the current call statelessly (symbolic shape
+    inference, `stateless_call`)."""
+    from keras.src.backend.common.stateless_scope import in_stateless_scope as inside
+
+    return inside()
+
+
 def flatten_layers(layer, include_self=True):
     """Every layer nested in `layer` (lists and dicts of layers included)."""
     return list(layer._flatten_layers(include_self=include_self))

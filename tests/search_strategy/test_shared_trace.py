@@ -1,0 +1,36 @@
+"""Cells of one shape share one traced forward pass."""
+
+import numpy as np
+import tensorflow as tf
+
+import keras_drnas as kd
+
+
+def _called_functions(graph):
+    """Function name of every call op in the graph."""
+    return [op.get_attr("f").name for op in graph.get_operations()
+            if op.type in ("PartitionedCall", "StatefulPartitionedCall")]
+
+
+def test_a_supernets_cells_call_one_function_per_shape():
+    net = kd.NASBench201Supernet(channels=4, cells_per_stage=2, num_classes=3, shared_trace=True)
+    net.build((2, 8, 8, 3))
+    forward = tf.function(lambda x: net(x, training=True)).get_concrete_function(
+        tf.TensorSpec((2, 8, 8, 3), tf.float32))
+    called = [name for name in _called_functions(forward.graph) if "_forward" in name]
+    assert len(called) == 6  # one call per cell
+    assert len(set(called)) == 3  # one function per stage (channels and resolution)
+
+
+def test_a_pruned_cell_traces_its_own_function_and_keeps_the_others_result():
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(2, 8, 8, 4)), tf.float32)
+    weights = tf.constant(rng.dirichlet(np.ones(5), size=6), tf.float32)
+    full, pruned = (kd.DrNASCell("nas-bench-201", channels=4, own_concentration=False, shared_trace=True) for _ in range(2))
+    for cell in (full, pruned):
+        cell(x, op_weights=weights)
+    pruned.set_op_mask(np.arange(5)[None, :].repeat(6, 0) < 2)  # keeps the first two ops per edge
+    for cell in (full, pruned):
+        np.testing.assert_allclose(cell(x, op_weights=weights, training=False),
+                                   cell._forward([x], weights, training=False), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(full(x, op_weights=weights), pruned(x, op_weights=weights))
