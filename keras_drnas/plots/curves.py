@@ -31,7 +31,10 @@ def search_curves(history):
         history: `{metric: [value per epoch]}`, e.g. `History.history` or
             history.json's `"history"`. A metric with fewer values, logged
             every n epochs and at the last (`HessianEigenvalue(every=n)`),
-            is drawn at those epochs.
+            is drawn at those epochs. Epochs without an architecture step
+            (a warm-up) log an architecture loss of exactly 0, a value no
+            real cross-entropy averages to; their architecture points are
+            left out rather than drawn at 0.
 
     Example:
     >>> figure = search_curves({"loss": [2.3, 1.9, 1.5], "arch_loss": [2.3, 2.0, 1.7], "entropy": [-1.2, -1.3, -1.5]})
@@ -51,9 +54,12 @@ def search_curves(history):
     rows = -(-len(panels) // columns)
     figure = new_figure(4.4 * columns, 3.3 * rows + 0.3)
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    warmup = np.asarray(history.get("arch_loss") or [], dtype=float) == 0
     for ax, (title, label, keys) in zip(axes, panels):
         for key, name in keys:
             values = np.asarray(history[key], dtype=float)
+            if key.startswith("arch_") and len(values) == len(warmup):
+                values = np.where(warmup, np.nan, values)
             x = _epochs_of(len(values), epochs)
             ax.plot(x, values, marker="o" if epochs <= 30 else None, markersize=3.5, label=name)
         ax.set_title(title)

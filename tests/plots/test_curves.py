@@ -27,6 +27,15 @@ def test_a_metric_logged_every_n_epochs_sits_at_its_epochs():
     assert list(hessian.get_lines()[0].get_xdata()) == [2, 4, 5]
 
 
+def test_warm_up_epochs_have_no_architecture_points():
+    figure = search_curves({"loss": [2.0, 1.5, 1.2, 1.0], "arch_loss": [0.0, 0.0, 1.4, 1.3],
+                            "accuracy": [0.3, 0.5, 0.6, 0.7], "arch_accuracy": [0.0, 0.0, 0.5, 0.55]})
+    for ax in figure.axes:
+        weights, arch = ax.get_lines()
+        assert np.isfinite(weights.get_ydata()).all()
+        np.testing.assert_array_equal(np.isnan(arch.get_ydata()), [True, True, False, False])
+
+
 def test_clear_errors():
     with pytest.raises(InputError, match="empty"):
         search_curves({})
