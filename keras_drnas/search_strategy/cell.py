@@ -55,8 +55,8 @@ class DrNASCell(keras.layers.Layer):
             and variable shapes) trace their forward pass once, as a
             function of their variables' values, and TensorFlow builds its
             gradient once: the first step's Python tracing scales with the
-            number of distinct cell shapes, not of cells. Results are the
-            same.
+            number of distinct cell shapes, not of cells. The same
+            computation, up to float rounding.
         relaxation, inference, seed: see `ArchitectureDistribution`.
 
     Example:

@@ -1,5 +1,6 @@
 """Cells of one shape share one traced forward pass."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -34,3 +35,25 @@ def test_a_pruned_cell_traces_its_own_function_and_keeps_the_others_result():
         np.testing.assert_allclose(cell(x, op_weights=weights, training=False),
                                    cell._forward([x], weights, training=False), rtol=1e-5, atol=1e-6)
     assert not np.allclose(full(x, op_weights=weights), pruned(x, op_weights=weights))
+
+
+def test_a_search_whose_cells_share_functions_learns_what_the_inline_search_learns():
+    rng = np.random.default_rng(0)
+    batches = [tuple((tf.constant(rng.normal(size=(8, 8, 8, 3)), tf.float32),
+                      tf.constant(rng.integers(0, 3, 8), tf.int32)) for _ in range(2)) for _ in range(3)]
+    results = {}
+    for shared_trace in (False, True):
+        keras.utils.set_random_seed(0)
+        net = kd.NASBench201Supernet(channels=4, cells_per_stage=2, num_classes=3, seed=0,
+                                     shared_trace=shared_trace)
+        search = kd.SearchModel(net)
+        search.compile()
+        net.build((8, 8, 8, 3))
+        search.build_optimizers()
+        step = tf.function(search.train_step)
+        losses = [[float(v) for k, v in step(batch).items() if k in ("loss", "arch_loss")] for batch in batches]
+        results[shared_trace] = losses, [v.numpy() for v in net.weights]
+    (losses, weights), (shared_losses, shared_weights) = results[False], results[True]
+    np.testing.assert_allclose(shared_losses, losses, rtol=1e-5)
+    for ours, theirs in zip(shared_weights, weights):  # weights, concentrations, moving statistics
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
