@@ -75,7 +75,7 @@ def forget(cell):
 def can_share(training):
     """Sharing applies to concrete calls with a Python `training` flag, not
     to Keras' symbolic shape inference or a user's stateless call."""
-    return training in (None, True, False) and not keras_compat.in_stateless_scope()
+    return (training is None or isinstance(training, bool)) and not keras_compat.in_stateless_scope()
 
 
 def shared_forward(cell, inputs, op_weights, training):

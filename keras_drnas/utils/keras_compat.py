@@ -5,8 +5,9 @@ layers to a built layer, finding an optimizer's slot variables, the
 learning-rate schedule object of an optimizer, the input shape a
 subclassed model was built with, the compiled loss tracker, building
 compiled metrics from symbolic tensors (and skipping Keras' own build when
-it is done), starting a `fit` call at a restored epoch, and step logs that
-a multi-worker `fit` can reduce. `tests/test_utils.py` checks each
+it is done), starting a `fit` call at a restored epoch, step logs that
+a multi-worker `fit` can reduce, reading variables without autocasting,
+and telling a stateless call. `tests/utils/test_keras_compat.py` checks each
 of them against the installed Keras, so an upgrade that moves one fails
 there, by name, rather than deep inside a search.
 """
@@ -15,6 +16,8 @@ import contextlib
 
 import keras
 import tensorflow as tf
+from keras.src.backend.common.stateless_scope import in_stateless_scope as _in_stateless_scope
+from keras.src.backend.common.variables import AutocastScope
 
 # Slot-variable lists of Keras' optimizers (SGD: momentums; Adam: the rest).
 SLOT_LISTS = ("momentums", "_momentums", "_velocities", "_velocity_hats")
@@ -23,8 +26,6 @@ SLOT_LISTS = ("momentums", "_momentums", "_velocities", "_velocity_hats")
 def variable_values(variables):
     """The variables' values as tensors, in their own dtypes (not cast to a
     mixed-precision compute dtype by an enclosing layer call)."""
-    from keras.src.backend.common.variables import AutocastScope
-
     with AutocastScope(None):
         return [tf.convert_to_tensor(v.value) for v in variables]
 
@@ -32,9 +33,7 @@ def variable_values(variables):
 def in_stateless_scope():
     """Whether Keras runs the current call statelessly (symbolic shape
     inference, `stateless_call`)."""
-    from keras.src.backend.common.stateless_scope import in_stateless_scope as inside
-
-    return inside()
+    return _in_stateless_scope()
 
 
 def flatten_layers(layer, include_self=True):

@@ -57,3 +57,12 @@ def test_a_search_whose_cells_share_functions_learns_what_the_inline_search_lear
     np.testing.assert_allclose(shared_losses, losses, rtol=1e-5)
     for ours, theirs in zip(shared_weights, weights):  # weights, concentrations, moving statistics
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_only_python_training_flags_outside_stateless_calls_share():
+    from keras_drnas.search_strategy.shared_trace import can_share
+
+    assert can_share(True) and can_share(False) and can_share(None)
+    assert not can_share(tf.constant(True))  # a tensor flag cannot pick a trace
+    with keras.StatelessScope():  # Keras' symbolic shape inference runs in one
+        assert not can_share(True)

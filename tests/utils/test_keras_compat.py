@@ -147,3 +147,23 @@ def test_fit_across_workers_changes_nothing_outside_multi_worker_runs():
     with keras_compat.fit_across_workers(model, (tf.TensorSpec((None, 4)), tf.TensorSpec((None, 2)))):
         assert model.train_step == train_step
     assert model.train_step == train_step
+
+
+def test_variable_values_keep_the_variables_dtype_under_autocast():
+    layer = keras.layers.Dense(2, dtype="mixed_float16")
+    layer.build((None, 3))
+    seen = {}
+
+    def call(x):
+        seen["inside"] = keras_compat.variable_values([layer.kernel])[0].dtype
+        return x
+
+    layer.call = call
+    layer(np.ones((1, 3), np.float32))
+    assert seen["inside"] == tf.float32
+
+
+def test_in_stateless_scope_tells_symbolic_and_stateless_calls():
+    assert not keras_compat.in_stateless_scope()
+    with keras.StatelessScope():
+        assert keras_compat.in_stateless_scope()
