@@ -37,26 +37,40 @@ def log_concentration(eta):
     return tf.where(eta > 0, tf.math.log1p(tf.maximum(eta, 0.0)), eta)
 
 
+# The smallest concentration drawn through TFP's own Gamma sampler, per
+# sampling dtype. Below it a Gamma(beta) draw can underflow to the dtype's
+# smallest number, which TFP clips to: the sample is then no longer exact and
+# TFP's Dirichlet gradient turns NaN. Measured with 400,000 float64 draws
+# each: none clipped at beta >= 0.03, 9 at 0.015, 344 at 0.01 (NaN gradients
+# from 0.02); float32 clips from beta ~ 0.15 (4 in 10^6 at 0.135, 1% at
+# 0.05). The chance is about tiny^beta, so these limits (2.5x the onset) make
+# it ~1e-15 per draw: in float64 the augmentation is left to beta < 0.05,
+# eta < -3, far below where a search's concentrations live.
+IMPLICIT_MIN_CONCENTRATION = {tf.float64: 0.05, tf.float32: 0.4}
+
+
 def sample_dirichlet(log_concentration, seed, mask=None):
     """theta ~ Dir(exp(log_concentration)) along the last axis, reparameterized
     and finite for any concentration, in the dtype of `log_concentration`.
 
-    A Dirichlet sample is independent Gamma(beta) draws, normalized; TFP's
-    Gamma carries implicit reparameterization gradients to beta. Those divide
-    by the gamma sample, which underflows to 0 for small concentrations (NaN
-    below beta ~ 0.1 in float32, 0.05 in float64). So for beta >= 1 the draw
-    is TFP's own; below 1 it uses the shape augmentation identity (Marsaglia
-    & Tsang, 2000): G = G' * U^(1/beta) ~ Gamma(beta) for G' ~ Gamma(beta + 1)
-    and U ~ Uniform(0, 1), taken in log space,
+    A Dirichlet sample is independent Gamma(beta) draws, normalized. Where
+    TFP's Gamma sampler is exact in the sampling dtype (beta at or above
+    `IMPLICIT_MIN_CONCENTRATION`: 0.05 in float64) the draw and its gradient
+    are TFP's: implicit reparameterization, the estimator of the paper and
+    of the reference code (`torch.distributions.Dirichlet.rsample`). Below
+    that the draw would underflow, so it uses the shape augmentation
+    identity (Marsaglia & Tsang, 2000): G = G' * U^(1/beta) ~ Gamma(beta) for
+    G' ~ Gamma(beta + 1) and U ~ Uniform(0, 1), taken in log space,
 
         log G = log G' + log(U) * exp(-log beta).
 
     beta + 1 >= 1 keeps G' away from 0, so TFP's gradient for it stays
     finite; the second term is differentiated directly (Naesseth et al., 2017,
-    use this augmentation for their Dirichlet gradients). With respect to
-    log beta it carries 1 / beta, never 1 / beta^2, and d log beta / d eta = 1
-    for eta < 0, so nothing overflows for beta down to exp(-20). theta is the
-    softmax of log G: tiny weights are exactly 0 rather than NaN.
+    use this augmentation for their Dirichlet gradients), an unbiased but
+    noisier estimator. With respect to log beta it carries 1 / beta, never
+    1 / beta^2, and d log beta / d eta = 1 for eta < 0, so nothing overflows
+    for beta down to exp(-20). theta is the softmax of log G: tiny weights
+    are exactly 0 rather than NaN.
 
     Args:
         log_concentration: log beta, shape (..., num_ops), float32 or float64.
@@ -72,7 +86,7 @@ def sample_dirichlet(log_concentration, seed, mask=None):
     gamma_seed, uniform_seed = tfp.random.split_seed(seed)
     dtype = log_concentration.dtype
     beta = tf.math.exp(log_concentration)
-    augmented = beta < 1.0
+    augmented = beta < IMPLICIT_MIN_CONCENTRATION[dtype]
     gamma = tfd.Gamma(tf.where(augmented, beta + 1.0, beta), rate=tf.ones((), dtype)).sample(seed=gamma_seed)
     uniform = tf.random.stateless_uniform(tf.shape(log_concentration), seed=uniform_seed, dtype=dtype)
     # The uniform is in [0, 1): log(1 - u) is finite where log(u) could be -inf.
