@@ -62,8 +62,7 @@ def main(argv=None):
     if args.smoke:
         data.train, data.validation = data.train.take(256), data.validation.take(256)
     pairs = kd.data.search_pairs(data.train, data.validation, batch_size=32, num_classes=10, seed=0)
-    subclassed = SubclassedModel(10, args.channels, name="subclassed_with_cell")
-    subclassed(keras.ops.zeros((1, 8, 8, 1)))  # a subclassed model makes its variables on its first call
+    subclassed = SubclassedModel(10, args.channels, name="subclassed_with_cell")  # fit builds it
     for model in (functional_model(10, args.channels), subclassed):
         search = kd.SearchModel(model)
         # The reference code's NAS-Bench-201 learning rates: weights 0.025, concentrations 3e-4.

@@ -46,3 +46,8 @@ __all__ = [
     "get_space", "layers", "presets", "retrain",
 ]
 __version__ = "0.1.0"
+del os, sys, tensorflow, filtered_native_stderr, wants_quiet
+
+
+def __dir__():  # what `dir(kd)` and tab completion show: the public names only
+    return sorted(__all__)

@@ -31,14 +31,17 @@ def _data_args(parser):
     parser.add_argument("--tfds-dir", help="tensorflow-datasets data directory")
     parser.add_argument("--download", action="store_true", help="let tensorflow-datasets download the data")
     parser.add_argument("--max-images", type=int, help="use at most this many training images (quick runs)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data order, augmentation and sampling")
 
 
 def _search_parser(parser):
-    parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "nb201", "darts"])
+    parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "nb201", "darts"],
+                        help="the search space")
     _data_args(parser)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int,
+                        help=f"epochs in all (default {SEARCH_EPOCHS}); with --progressive and no --stages, split "
+                        "over the space's default stages in their proportions")
+    parser.add_argument("--batch-size", type=int, default=64, help="examples per batch on each side")
     _network_shape_args(parser, num_cells=8)
     parser.add_argument("--partial-channels", type=int, default=1,
                         help="the paper's K: each edge mixes its ops on 1/K of the channels")
@@ -48,10 +51,13 @@ def _search_parser(parser):
     parser.add_argument("--shared-trace", action="store_true",
                         help="trace one forward pass per distinct cell shape: a faster first step and stage switch "
                              "(see the README's Speed and memory)")
-    parser.add_argument("--relaxation", default="dirichlet", choices=["dirichlet", "softmax"])
-    parser.add_argument("--anchor", default="l2", choices=["l2", "kl"])
+    parser.add_argument("--relaxation", default="dirichlet", choices=["dirichlet", "softmax"],
+                        help="dirichlet: DrNAS; softmax: the plain DARTS baseline")
+    parser.add_argument("--anchor", default="l2", choices=["l2", "kl"],
+                        help="l2: the paper's (lambda/2)||eta||^2; kl: KL(Dir(beta) || Dir(1)), an option of the code")
     parser.add_argument("--anchor-strength", type=float, default=1e-3, help="lambda")
-    parser.add_argument("--arch-warmup-epochs", type=int, default=0)
+    parser.add_argument("--arch-warmup-epochs", type=int, default=0,
+                        help="epochs at the start that train the weights alone")
     parser.add_argument("--learning-rate", type=float,
                         help="weight learning rate (default: the reference code's for the space)")
     parser.add_argument("--arch-learning-rate", type=float,
@@ -81,8 +87,8 @@ def _search_parser(parser):
                         help="also checkpoint every SAVE_FREQ steps (default: after every epoch only)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start over: delete the checkpoint and results in OUTPUT_DIR (the demo always does)")
-    parser.add_argument("--output-dir", default="runs/search")
-    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    parser.add_argument("--output-dir", default="runs/search", help="where the results and checkpoint go")
+    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras' fit verbosity")
     _strategy_arg(parser)
 
 
@@ -100,13 +106,18 @@ def _network_shape_args(parser, num_cells):
     parser.add_argument("--stem", default="cifar", choices=["cifar", "imagenet"], help="DARTS stem")
 
 
+SEARCH_EPOCHS = 10
+
+
 def progressive_stages(args):
-    from keras_drnas.search_strategy.progressive import DEFAULT_STAGES, Stage
+    """The --stages, or the space's default stages scaled to --epochs."""
+    from keras_drnas.search_strategy.progressive import DEFAULT_STAGES, Stage, scale_stages
 
     if args.stages:
         return [Stage.parse(text) for text in args.stages.split(",")]
     key = "imagenet" if args.space == "darts" and args.stem == "imagenet" else args.space
-    return list(DEFAULT_STAGES[key])
+    stages = DEFAULT_STAGES[key]
+    return list(stages if args.epochs is None else scale_stages(stages, args.epochs))
 
 
 def load_search_data(args):
@@ -245,15 +256,20 @@ def _search(args, strategy):
     callbacks, progressive = [], None
     if args.progressive:
         progressive = ProgressiveLearning(progressive_stages(args), args.stage_warmup_epochs, seed=args.seed)
+        if args.stages and args.epochs not in (None, progressive.total_epochs):
+            raise InputError(f"--epochs {args.epochs} disagrees with --stages {args.stages} ({progressive.total_epochs} "
+                             "epochs in all); leave out --epochs or make them agree.")
         args.partial_channels, args.epochs = progressive.stages[0].partial_channels, progressive.total_epochs
         callbacks.append(progressive)
+    elif args.epochs is None:
+        args.epochs = SEARCH_EPOCHS
     checkpoint = SearchCheckpoint(checkpoint_dir, "epoch" if args.save_freq is None else args.save_freq, progressive,
                                   overwrite=args.overwrite)
+    search_data = load_search_data(args)  # bad data fails before anything is written
     os.makedirs(args.output_dir, exist_ok=True)
     callbacks.append(GenotypeLogger(os.path.join(args.output_dir, "genotypes.jsonl"), args.tensorboard))
     if args.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(args.tensorboard))
-    search_data = load_search_data(args)
     augment = args.augment if args.augment is not None else search_data.name != "digits"
     mean, std = data.channel_stats(search_data.train)
     done = checkpoint.initial_epoch >= args.epochs  # a finished search: only its results are written
@@ -281,6 +297,8 @@ def _search(args, strategy):
                                              seed=args.seed))
     callbacks.append(checkpoint)
     resumed = f", resuming {checkpoint.position}" if checkpoint.state else ""
+    if progressive is not None:
+        resumed = f" in stages {','.join(map(str, progressive.stages))} (epochs:partial_channels:ops_kept)" + resumed
     replicas = f" on {strategy.num_replicas_in_sync} replicas" if strategy.num_replicas_in_sync > 1 else ""
     print(f"Searching the {supernet.space.name} space on {search_data.name} "
           f"({search_data.image_shape}, {search_data.num_classes} classes) for {args.epochs} epochs{replicas}{resumed}")
@@ -384,18 +402,20 @@ def _network_args(parser):
     parser.add_argument("--auxiliary", action="store_true", help="DARTS: auxiliary head (weight 0.4)")
     parser.add_argument("--drop-path", type=float, default=0.0, help="DARTS: drop-path rate (paper 0.3)")
     parser.add_argument("--cutout", type=int, default=0, help="cutout size (paper 16)")
-    parser.add_argument("--retrain-epochs", type=int, default=30)
-    parser.add_argument("--retrain-batch-size", type=int, default=64)
-    parser.add_argument("--retrain-learning-rate", type=float, default=0.05)
+    parser.add_argument("--retrain-epochs", type=int, default=30, help="epochs of retraining")
+    parser.add_argument("--retrain-batch-size", type=int, default=64, help="batch size of retraining")
+    parser.add_argument("--retrain-learning-rate", type=float, default=0.05,
+                        help="initial learning rate of retraining (cosine to 0)")
 
 
 def _retrain_parser(parser):
     parser.add_argument("--genotype", required=True, help="genotype JSON written by search")
     _data_args(parser)
     _network_shape_args(parser, num_cells=8)
-    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
-    parser.add_argument("--output-dir", default="runs/retrain")
-    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                        help="crop (padding 4) + flip; default on for photos, off for digits")
+    parser.add_argument("--output-dir", default="runs/retrain", help="where model.keras and retrain.json go")
+    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras' fit verbosity")
     _strategy_arg(parser)
     _network_args(parser)
 
@@ -462,7 +482,7 @@ def _export_parser(parser):
     parser.add_argument("--model", required=True, help="a .keras file written by retrain")
     _data_args(parser)
     parser.add_argument("--check-images", type=int, default=200, help="images for calibration and agreement checks")
-    parser.add_argument("--output-dir", default="runs/export")
+    parser.add_argument("--output-dir", default="runs/export", help="where the exported files go")
 
 
 def run_export(args, model=None, search_data=None):
@@ -585,16 +605,16 @@ def _tune_parser(parser):
     parser.add_argument("--channels", type=int, help="candidates' C (default: the search's)")
     parser.add_argument("--cells-per-stage", type=int, help="NAS-Bench-201: candidates' N (default: the search's)")
     parser.add_argument("--num-cells", type=int, help="DARTS: candidates' cells (default: the search's)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=0.05)
+    parser.add_argument("--batch-size", type=int, default=64, help="batch size of each trial")
+    parser.add_argument("--learning-rate", type=float, default=0.05, help="initial learning rate of each trial")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                         help="crop (padding 4) + flip; default on for photos, off for digits")
     parser.add_argument("--data-dir", help="the search's ImageFolder tree, if it has moved since the search")
     parser.add_argument("--tfds-dir", help="the search's tensorflow-datasets directory, if it has moved")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data order, augmentation and sampling")
     parser.add_argument("--resume", action="store_true", help="continue the tuning in OUTPUT_DIR (keras-tuner reload)")
-    parser.add_argument("--output-dir", default="runs/tune")
-    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    parser.add_argument("--output-dir", default="runs/tune", help="where the tuning, best_model.keras and tune.json go")
+    parser.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="Keras' fit verbosity")
 
 
 TUNER_PROJECT = "tuner"
@@ -684,17 +704,27 @@ def run_tune(args):
     return tuner
 
 
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows each option's default, where it has one worth showing."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="keras-drnas", description="Dirichlet Neural Architecture Search for Keras")
     commands = parser.add_subparsers(dest="command", required=True)
-    _search_parser(commands.add_parser("search", help="search an architecture"))
-    _retrain_parser(commands.add_parser("retrain", help="retrain the network of a genotype"))
-    _export_parser(commands.add_parser("export", help="export a retrained model to SavedModel and TFLite"))
-    _tune_parser(commands.add_parser("tune", help="budget search: sample the learnt distribution, train what fits"))
-    plot = commands.add_parser("plot", help="draw the pictures of a search's output directory")
+    command = lambda name, text: commands.add_parser(name, help=text, formatter_class=_HelpWithDefaults)  # noqa: E731
+    _search_parser(command("search", "search an architecture"))
+    _retrain_parser(command("retrain", "retrain the network of a genotype"))
+    _export_parser(command("export", "export a retrained model to SavedModel and TFLite"))
+    _tune_parser(command("tune", "budget search: sample the learnt distribution, train what fits"))
+    plot = command("plot", "draw the pictures of a search's output directory")
     plot.add_argument("run_dir", help="the --output-dir of a search")
     plot.add_argument("--output-dir", help="where the pictures go (default: RUN_DIR/plots)")
-    demo = commands.add_parser("demo", help="search, retrain and export in one go (digits by default)")
+    demo = command("demo", "search, retrain and export in one go (digits by default)")
     _search_parser(demo)
     _network_args(demo)
     # A short search that still decides: ~900 architecture steps instead of the paper's ~39,000,

@@ -63,6 +63,17 @@ def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
     assert not os.path.exists(tmp_path / "tfds" / "downloads")
 
 
+def _assert_tflite_agrees(report, printed):
+    """The exported TFLite files pick the Keras model's class: float32 on
+    every check image, int8 on at least 95% of them; and the run printed
+    those numbers."""
+    float32, int8 = report["tflite_float32"]["top1_agreement"], report["tflite_int8"]["top1_agreement"]
+    assert float32 == 1.0 and int8 >= 0.95, report
+    for kind, agreement in (("tflite_float32", float32), ("tflite_int8", int8)):
+        line = [row for row in printed.splitlines() if row.startswith(kind + " ")]
+        assert len(line) == 1 and f"top-1 agreement with Keras {agreement:.3f}" in line[0], printed
+
+
 def test_demo_then_retrain_and_export_from_the_command_line(tmp_path, capsys):
     runs = tmp_path / "demo"
     tiny = ["--channels", "4", "--cells-per-stage", "1", "--verbose", "0"]
@@ -73,6 +84,7 @@ def test_demo_then_retrain_and_export_from_the_command_line(tmp_path, capsys):
         assert (runs / part).is_file() and str(runs / part) in out
     retrained = json.loads((runs / "retrain" / "retrain.json").read_text())
     assert 0.0 <= retrained["test_accuracy"] <= 1.0 and retrained["parameters"] > 0
+    _assert_tflite_agrees(json.loads((runs / "export" / "export.json").read_text()), out)
 
     genotype = str(runs / "search" / "genotype.json")
     assert main(["retrain", "--genotype", genotype, *tiny, "--retrain-epochs", "2",
@@ -83,7 +95,7 @@ def test_demo_then_retrain_and_export_from_the_command_line(tmp_path, capsys):
                  "--output-dir", str(tmp_path / "export")]) == 0
     report = json.loads((tmp_path / "export" / "export.json").read_text())
     assert report["tflite_float32"]["max_abs_difference"] < 1e-4
-    capsys.readouterr()
+    _assert_tflite_agrees(report, capsys.readouterr().out)
 
     broken = tmp_path / "broken.json"
     broken.write_text("{")
@@ -121,7 +133,7 @@ def test_every_kind_of_input_error_exits_2_with_a_message(tmp_path, capsys):
         (["search", "--progressive", "--stages", "1:1:3,1:2:3", *tiny, *out], "1:1:3 then 1:2:3"),
         (["search", "--partial-channels", "3", *tiny, *out], "e.g. --partial-channels 1, 2 or 4"),
         (["search", *tiny, "--channels", "0", *out], "got --channels 0"),
-        (["search", "--data-dir", str(tmp_path / "tiny_images"), *tiny, *out], "must be multiples of 4; got 6x6"),
+        (["search", "--data-dir", str(tmp_path / "tiny_images"), *tiny, *out], "must be multiples of 4, at least 8 (its last cells would see one pixel otherwise); got 6x6"),
         (["search", *tiny, "--output-dir", str(tmp_path / "a_file")], "a_file"),  # an OSError
         (["search", *tiny, "--resume", "--output-dir", str(tmp_path / "run")], "state.json is not a search checkpoint"),
     ]

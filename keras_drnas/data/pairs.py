@@ -107,7 +107,9 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
 
     Returns:
         A `tf.data.Dataset`, one epoch long (the shorter half decides), or
-        the epoch stream.
+        the epoch stream. Its `num_classes` attribute is the label range it
+        checks (given or inferred), which `SearchModel.fit` compares with
+        the model's outputs before training.
 
     Example:
     >>> from keras_drnas.data.digits import load_digits
@@ -150,7 +152,7 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
             prepare(d, batch_size, mean, std, augment, True, None if seed is None else seed + i, num_classes)
             for i, d in enumerate(halves.values())
         ]
-        return tf.data.Dataset.zip(tuple(sides)).prefetch(tf.data.AUTOTUNE)
+        return _with_classes(tf.data.Dataset.zip(tuple(sides)).prefetch(tf.data.AUTOTUNE), num_classes)
     base = 0 if seed is None else int(seed)
 
     def one_epoch(epoch):
@@ -169,7 +171,12 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
     if stream is None:
         raise DataError(f"No epochs left: initial_epoch={initial_epoch} is not below epochs={epochs}.")
     stream = stream.apply(tf.data.experimental.assert_cardinality(steps * (epochs - initial_epoch)))
-    return stream.prefetch(tf.data.AUTOTUNE)
+    return _with_classes(stream.prefetch(tf.data.AUTOTUNE), num_classes)
+
+
+def _with_classes(dataset, num_classes):
+    dataset.num_classes = int(num_classes)
+    return dataset
 
 
 def pairs_per_epoch(train_examples, validation_examples, batch_size):

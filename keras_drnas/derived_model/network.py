@@ -199,16 +199,25 @@ def darts_network(
     return DerivedNetwork(model, training_model, drop_layers)
 
 
+NAS_BENCH_201_ARGUMENTS = ("channels", "cells_per_stage", "num_classes", "input_shape", "mean", "std")
+DARTS_ARGUMENTS = ("channels", "num_cells", "num_classes", "input_shape", "stem", "auxiliary", "drop_path", "mean", "std")
+
+
 def build_network(genotype, **kwargs):
     """The evaluation network of `genotype`, for its space.
 
-    Takes the arguments of `nas_bench_201_network` or `darts_network` and
-    ignores those of the other space, so one set of settings serves both.
+    Takes the arguments of `nas_bench_201_network` or `darts_network`. The
+    arguments of the other space are accepted and ignored, so one set of
+    settings serves both (`cells_per_stage` for NAS-Bench-201, `num_cells`,
+    `stem`, `auxiliary` and `drop_path` for DARTS); any other keyword is an
+    error.
     """
     if not isinstance(genotype, Genotype):
         raise GenotypeError(f"Expected a Genotype, got {type(genotype).__name__}.")
+    known = set(NAS_BENCH_201_ARGUMENTS) | set(DARTS_ARGUMENTS)
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise InputError(f"build_network got unknown arguments {unknown}; it takes {', '.join(sorted(known))}.")
     if genotype.space == NAS_BENCH_201.name:
-        allowed = {"channels", "cells_per_stage", "num_classes", "input_shape", "mean", "std"}
-        return nas_bench_201_network(genotype, **{k: v for k, v in kwargs.items() if k in allowed})
-    allowed = {"channels", "num_cells", "num_classes", "input_shape", "stem", "auxiliary", "drop_path", "mean", "std"}
-    return darts_network(genotype, **{k: v for k, v in kwargs.items() if k in allowed})
+        return nas_bench_201_network(genotype, **{k: v for k, v in kwargs.items() if k in NAS_BENCH_201_ARGUMENTS})
+    return darts_network(genotype, **{k: v for k, v in kwargs.items() if k in DARTS_ARGUMENTS})

@@ -60,6 +60,7 @@ def retrain(network, train, recipe, num_classes, seed=0, verbose=1, callbacks=No
     """Trains `network` (a `DerivedNetwork`) on an unbatched (image, label)
     dataset with `recipe`. Returns the Keras History."""
     model = network.training_model
+    _check_image_shape(train, model)
     batches = training_batches(train, recipe, seed, len(model.outputs), num_classes)
     steps = int(batches.cardinality())
     if steps < 1:
@@ -70,6 +71,17 @@ def retrain(network, train, recipe, num_classes, seed=0, verbose=1, callbacks=No
         callbacks.append(DropPathSchedule(network.drop_path_layers, recipe.drop_path, recipe.epochs))
     with keras_compat.fit_across_workers(model, batches.element_spec):
         return model.fit(batches, epochs=recipe.epochs, verbose=verbose, callbacks=callbacks, shuffle=False)
+
+
+def _check_image_shape(train, model):
+    """Images the network was not built for fail here, naming the fix."""
+    got = tuple(train.element_spec[0].shape)
+    expected = tuple(model.inputs[0].shape[1:])
+    if len(got) != len(expected) or any(a is not None and b is not None and a != b for a, b in zip(got, expected)):
+        raise InputError(
+            f"The training images are {got} but the network was built for {expected}: build it with "
+            f"build_network(..., input_shape={got})."
+        )
 
 
 def test_accuracy(model, test, batch_size=256):

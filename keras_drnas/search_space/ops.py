@@ -10,6 +10,14 @@ convolutions as in DARTS, pools followed by a non-affine batch norm in search
 (DARTS space), and a factorized reduce for `skip_connect` on stride-2 edges.
 Padding is Keras' `"same"`: identical to the reference at stride 1, shifted
 by one pixel at stride 2 (TensorFlow pads asymmetrically).
+
+What makes an op fast in a search: on TensorFlow the mixed op fuses batch
+norms and folds the mixing weight into an op's last one
+(`keras_drnas.search_strategy.fused_ops`). It recognises a `Sequential`
+ending in `BatchNormalization` (a leading `ReLU` is then shared by all
+edges leaving a node), a `Sequential` of pools and `Identity` only, and a
+functional model ending in `BatchNormalization`. A new op of another shape
+is correct but runs as `weight * op(x)`.
 """
 
 import keras

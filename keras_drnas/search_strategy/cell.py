@@ -9,13 +9,8 @@ from keras_drnas.search_space.ops import factorized_reduce, relu_conv_bn
 from keras_drnas.search_space.spaces import space_config, space_from_config
 from keras_drnas.search_strategy import shared_trace
 from keras_drnas.search_strategy.distribution import full_mask, owned_distribution, validate_mask
-from keras_drnas.search_strategy.mixed_op import (
-    DirichletMixedOp,
-    apply_fused,
-    channel_shuffle,
-    check_partial_channels,
-    moving_statistics_frozen,
-)
+from keras_drnas.search_strategy.fused_ops import moving_statistics_frozen
+from keras_drnas.search_strategy.mixed_op import DirichletMixedOp, apply_layer, channel_shuffle, check_partial_channels
 
 
 @keras.saving.register_keras_serializable(package="keras_drnas")
@@ -211,7 +206,7 @@ class DrNASCell(keras.layers.Layer):
 
     def _forward(self, inputs, op_weights, training):
         if self.is_darts:
-            nodes = [apply_fused(p, x, training) for p, x in zip(self.preprocess, inputs)]
+            nodes = [apply_layer(p, x, training) for p, x in zip(self.preprocess, inputs)]
         else:
             nodes = list(inputs)
         edge_weights = tf.unstack(op_weights)  # one op, not one slice per edge

@@ -1,13 +1,10 @@
 """The mixed operation on one edge: a Dirichlet-weighted sum of candidate ops."""
 
-import contextlib
-import threading
-import weakref
-
 import keras
 import tensorflow as tf
 
 from keras_drnas.search_space.ops import check_op_name, create_op
+from keras_drnas.search_strategy import fused_ops
 from keras_drnas.search_strategy.distribution import owned_distribution
 from keras_drnas.search_strategy.widening import widen_weights
 from keras_drnas.utils import keras_compat
@@ -39,131 +36,30 @@ def _starts_with_relu(op):
     return isinstance(op, keras.Sequential) and isinstance(op.layers[0], keras.layers.ReLU)
 
 
-_state = threading.local()  # per thread: MirroredStrategy traces each replica in its own
-
-
-@contextlib.contextmanager
-def moving_statistics_frozen(frozen=True):
-    """Batch norms traced inside use batch statistics but leave the moving
-    statistics alone: a forward pass recomputed for the backward pass
-    (`DrNASCell(remat=True)`) must not update them a second time."""
-    previous = getattr(_state, "frozen", False)
-    _state.frozen = frozen
-    try:
-        yield
-    finally:
-        _state.frozen = previous
-
-
-def moving_statistics_are_frozen():
-    return getattr(_state, "frozen", False)
-
-
-def fused_batch_norm(bn, x, training, weight=None):
-    """`bn(x)`, times `weight` if given, as one fused TensorFlow op.
-
-    Keras' `BatchNormalization` traces about 45 ops per call (moments,
-    moving averages, the affine transform) and as many again for their
-    gradient; the fused op is one each, which makes the supernet's graph
-    several times smaller to trace and optimize. A mixing weight goes into
-    the op's scale and offset: its gradient then needs only `x`, which the
-    op keeps for its own backward pass anyway, where a separate multiply
-    would keep the normalized output alive as well. The op also updates the
-    moving statistics, as PyTorch's `BatchNorm2d` in the reference code
-    does: with the unbiased batch variance (Keras' layer uses the biased one).
-
-    Args:
-        bn: a built `keras.layers.BatchNormalization` (channels last); its
-            variables and settings are used, its `call` is not.
-        x: NHWC input, in any float dtype the fused op takes (float32,
-            float16, bfloat16); statistics and affine terms are float32.
-        training: batch statistics and moving-average updates if true and
-            the layer is trainable; the moving statistics otherwise.
-        weight: optional scalar that multiplies the output.
-    """
-    channels = x.shape[-1]
-    weight = None if weight is None else tf.cast(weight, tf.float32)
-    if bn.scale:
-        scale = bn.gamma if weight is None else bn.gamma * weight
-    else:
-        scale = tf.ones([channels]) if weight is None else tf.fill([channels], weight)
-    offset = tf.zeros([channels])
-    if bn.center:
-        offset = bn.beta if weight is None else bn.beta * weight
-    if training and bn.trainable:
-        y, mean, variance = tf.raw_ops.FusedBatchNormV3(
-            x=x, scale=scale, offset=offset, mean=tf.convert_to_tensor(bn.moving_mean),
-            variance=tf.convert_to_tensor(bn.moving_variance), epsilon=bn.epsilon,
-            exponential_avg_factor=1.0 - bn.momentum, data_format="NHWC", is_training=True)[:3]
-        if not moving_statistics_are_frozen():
-            bn.moving_mean.assign(mean)
-            bn.moving_variance.assign(variance)
-        return y
-    return tf.raw_ops.FusedBatchNormV3(
-        x=x, scale=scale, offset=offset, mean=tf.convert_to_tensor(bn.moving_mean),
-        variance=tf.convert_to_tensor(bn.moving_variance), epsilon=bn.epsilon, data_format="NHWC",
-        is_training=False)[0]
-
-
-_before_norm = weakref.WeakKeyDictionary()  # functional op -> the same op without its final batch norm
-
-
-def _final_norm(op):
-    """(op up to its final batch norm, that norm) for a functional op that
-    ends in one (the factorized reduce), else None. The first part shares
-    the op's layers and variables."""
-    if isinstance(op, keras.Sequential) or not isinstance(op, keras.Model):
-        return None
-    norm = op.layers[-1]
-    if not isinstance(norm, keras.layers.BatchNormalization):
-        return None
-    if op not in _before_norm:
-        _before_norm[op] = keras.Model(op.inputs, norm.input, name=f"{op.name}_before_norm")
-    return _before_norm[op], norm
-
-
-def apply_fused(layer, x, training):
-    """`layer(x)`, with the batch norms of a `Sequential`, and the final one
-    of a functional model, fused (see `fused_batch_norm`)."""
-    if isinstance(layer, keras.layers.BatchNormalization):
-        return fused_batch_norm(layer, x, training)
-    if isinstance(layer, keras.Sequential):
-        for inner in layer.layers:
-            x = apply_fused(inner, x, training)
-        return x
-    split = _final_norm(layer)
-    if split is not None:
-        before, norm = split
-        return fused_batch_norm(norm, before(x, training=training), training)
+def apply_layer(layer, x, training):
+    """`layer(x)`; on TensorFlow with its batch norms fused (`fused_ops.apply`)."""
+    if keras.backend.backend() == "tensorflow":
+        return fused_ops.apply(layer, x, training)
     return layer(x, training=training)
 
 
-def _weighted_op(op, x, weight, training, activated):
-    """weight * op(x), arranged so that no extra activation is kept."""
-    split = _final_norm(op)
-    if split is not None:  # the factorized reduce: the weight goes into its batch norm
-        before, norm = split
-        return fused_batch_norm(norm, before(x, training=training), training, weight)
-    layers = op.layers if isinstance(op, keras.Sequential) else None
-    if layers is None:
-        return tf.cast(weight, x.dtype) * op(x, training=training)
-    y = x
-    if activated is not None and isinstance(layers[0], keras.layers.ReLU):
-        y, layers = activated, layers[1:]
-    if isinstance(layers[-1], keras.layers.BatchNormalization):
-        for layer in layers[:-1]:
-            y = apply_fused(layer, y, training)
-        return fused_batch_norm(layers[-1], y, training, weight)
-    if all(isinstance(l, (keras.layers.AveragePooling2D, keras.layers.MaxPooling2D, keras.layers.Identity))
-           for l in layers):
-        # Pools commute with a non-negative scale: pool(w x) = w pool(x).
-        y = tf.cast(weight, y.dtype) * y
-        for layer in layers:
-            y = layer(y, training=training)
-        return y
-    for layer in layers:
-        y = apply_fused(layer, y, training)
-    return tf.cast(weight, y.dtype) * y
+def weighted_op(op, x, weight, training, activated=None):
+    """`weight * op(x)`, the term of one op in a mixed op.
+
+    On TensorFlow, `fused_ops.weighted_op` computes it with a smaller graph
+    (and takes `activated`, the ReLU of `x` shared by a node's edges);
+    elsewhere `plain_weighted_op` does, with the same result.
+    """
+    if keras.backend.backend() == "tensorflow":
+        return fused_ops.weighted_op(op, x, weight, training, activated)
+    return plain_weighted_op(op, x, weight, training)
+
+
+def plain_weighted_op(op, x, weight, training):
+    """`weight * op(x)` with Keras' own layers, on any backend. (Its batch
+    norms update their moving variance with the biased batch variance, as
+    Keras does; the fused path uses the unbiased one, as PyTorch does.)"""
+    return keras.ops.cast(weight, x.dtype) * op(x, training=training)
 
 
 @keras.saving.register_keras_serializable(package="keras_drnas")
@@ -339,7 +235,7 @@ class DirichletMixedOp(keras.layers.Layer):
         mixed = None
         weights = tf.unstack(op_weights)  # one op, not one slice per op
         for column, op in zip(self._op_columns, self.candidate_ops):
-            y = _weighted_op(op, x, weights[column], training, activated)
+            y = weighted_op(op, x, weights[column], training, activated)
             mixed = y if mixed is None else mixed + y
         if mixed is None:  # only `none` is left on this edge
             mixed = tf.zeros_like(x[:, :: self.stride, :: self.stride, :])

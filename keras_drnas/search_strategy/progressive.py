@@ -61,6 +61,31 @@ DEFAULT_STAGES = {
 }
 
 
+def scale_stages(stages, epochs):
+    """`stages` with `epochs` in all, split in the stages' proportions (each
+    keeps at least one epoch, and its partial channels and ops kept).
+
+    Example:
+    >>> [str(s) for s in scale_stages(DEFAULT_STAGES["nas-bench-201"], 6)]
+    ['3:4:5', '3:2:3']
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < len(stages):
+        raise InputError(
+            f"{epochs!r} epochs cannot be split over {len(stages)} stages: give at least {len(stages)}, "
+            f"or the stages themselves (epochs:partial_channels:ops_kept, e.g. "
+            f"{','.join(str(dataclasses.replace(s, epochs=1)) for s in stages)})."
+        )
+    total, done, seen, scaled = sum(s.epochs for s in stages), 0, 0, []
+    for index, stage in enumerate(stages):
+        seen += stage.epochs
+        end = round(epochs * seen / total)
+        end = max(end, done + 1)  # at least one epoch each ...
+        end = min(end, epochs - (len(stages) - index - 1))  # ... and one left for every later stage
+        scaled.append(dataclasses.replace(stage, epochs=end - done))
+        done = end
+    return tuple(scaled)
+
+
 class ProgressiveLearning(keras.callbacks.Callback):
     """Runs a search in stages inside one `fit` call (paper section 2.4).
 

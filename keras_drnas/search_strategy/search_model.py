@@ -146,6 +146,11 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
             super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
             self.arch_optimizer = keras.optimizers.get(arch_optimizer)
 
+    def _has_optimizers(self):
+        # `compiled` alone is not enough: keras.models.load_model marks a search compiled without its
+        # optimizers (Keras does not call a custom compile when loading).
+        return self.compiled and getattr(self, "arch_optimizer", None) is not None
+
     def build_optimizers(self):
         """Builds both optimizers; call inside the strategy scope."""
         if not self.optimizer.built:
@@ -303,17 +308,25 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
 
     # Fit -------------------------------------------------------------------
 
-    def fit(self, x=None, epochs=1, callbacks=None, steps_per_epoch=None, initial_epoch=0, **kwargs):
-        """`Model.fit`, with the cosine schedule stretched over all epochs,
-        the architecture warm-up applied per epoch, and a `NonFiniteError`
-        (naming the epoch and step) as soon as a loss or variable turns NaN."""
-        if kwargs.get("y") is not None:
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, **kwargs):
+        """`Model.fit` on one dataset of search pairs, with the cosine
+        schedule stretched over all epochs, the architecture warm-up applied
+        per epoch, and a `NonFiniteError` (naming the epoch and step) as soon
+        as a loss or variable turns NaN. Call `compile()` first (also after
+        `keras.models.load_model`, which does not restore a search's two
+        optimizers)."""
+        if y is not None or batch_size is not None:
             raise InputError(
-                "SearchModel.fit takes one dataset of ((x_train, y_train), (x_val, y_val)) "
-                f"batches, not x and y; {PAIRS_HINT}."
+                "SearchModel.fit takes one dataset of ((x_train, y_train), (x_val, y_val)) batches, "
+                f"not x, y or batch_size; {PAIRS_HINT}, and pass it as fit(pairs, epochs=...)."
+            )
+        if not self._has_optimizers():
+            raise InputError(
+                "Call compile() before fit(): search.compile() sets up both optimizers (the paper's "
+                "defaults for the space); a SearchModel reloaded with keras.models.load_model needs compile() again."
             )
         self.build_for(x)
-        steps = steps_per_epoch or _cardinality(x)
+        steps = kwargs.get("steps_per_epoch") or _cardinality(x)
         if steps:
             stretch_schedule(self.optimizer, int(steps) * int(epochs))
         callbacks = list(callbacks or [])
@@ -323,10 +336,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         callbacks = ([StopOnNonFinite(), GenotypeHistory()] + callbacks
                      + [ArchitectureWarmup(self.arch_warmup_epochs, managed)])
         kwargs.setdefault("shuffle", False)  # search_pairs already shuffles
-        return super().fit(
-            x, epochs=epochs, callbacks=callbacks, steps_per_epoch=steps_per_epoch,
-            initial_epoch=initial_epoch, **kwargs
-        )
+        return super().fit(x, epochs=epochs, verbose=verbose, callbacks=callbacks, **kwargs)
 
     def build_for(self, dataset):
         """Builds the model for `dataset`'s images, the compiled metrics and
@@ -349,10 +359,14 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
             built_shape = keras_compat.built_input_shape(self.model) if self.model.built else None
             if built_shape:
                 check_input_shape(image_shape, built_shape, "the searched model")
-            elif not self.model.built:
-                self.model.build((None,) + image_shape)
+            elif isinstance(self.model, Supernet):
+                if not self.model.built:
+                    self.model.build((None,) + image_shape)
+            else:  # Keras' default build of a subclassed model makes no variables: its first call does
+                self.model(keras.KerasTensor((None,) + image_shape))
             self.built = True
-            if self.compiled:
+            _check_classes(getattr(dataset, "num_classes", None), self.model, image_shape)
+            if self._has_optimizers():
                 # Optimizers first: Keras would build a missing one over every variable, eta included.
                 self.build_optimizers()
                 keras_compat.build_compiled_metrics(self, train_spec, label_spec)
@@ -373,6 +387,21 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         config = dict(config)
         config["model"] = keras.saving.deserialize_keras_object(config["model"])
         return cls(**config)
+
+
+def _check_classes(num_classes, model, image_shape):
+    """Labels that the model has no output for fail here, before tracing."""
+    if num_classes is None:
+        return
+    width = getattr(model, "num_classes", None)
+    if width is None:
+        output = model.compute_output_spec(keras.KerasTensor((1,) + image_shape))
+        width = output.shape[-1] if isinstance(output, keras.KerasTensor) else None
+    if width is not None and num_classes > width:
+        raise InputError(
+            f"The search data has labels up to {num_classes - 1} ({num_classes} classes) but the model has "
+            f"{width} outputs: build it with num_classes={num_classes}, or keep the labels in 0..{width - 1}."
+        )
 
 
 def _cardinality(dataset):

@@ -14,7 +14,7 @@ import weakref
 import keras
 import tensorflow as tf
 
-from keras_drnas.search_strategy.mixed_op import moving_statistics_are_frozen, moving_statistics_frozen
+from keras_drnas.search_strategy.fused_ops import moving_statistics_are_frozen, moving_statistics_frozen
 from keras_drnas.utils import keras_compat
 
 _shared = {}  # key -> _SharedForward

@@ -24,11 +24,11 @@ def check_image_shape(inputs, downsampling, model_name):
             f"got a tensor of shape {tuple(shape)}."
         )
     for size in shape[1:3]:
-        if size is not None and (size < downsampling or size % downsampling):
+        if size is not None and (size < 2 * downsampling or size % downsampling):
             raise InputError(
                 f"{model_name} halves the resolution {int(np.log2(downsampling))} "
-                f"times, so height and width must be multiples of {downsampling}; "
-                f"got {shape[1]}x{shape[2]}. Resize or pad the images."
+                f"times, so height and width must be multiples of {downsampling}, at least {2 * downsampling} "
+                f"(its last cells would see one pixel otherwise); got {shape[1]}x{shape[2]}. Resize or pad the images."
             )
 
 

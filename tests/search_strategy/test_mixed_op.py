@@ -107,7 +107,7 @@ def test_bad_input_errors():
 def test_fused_batch_norm_is_keras_batch_norm_times_the_weight(affine):
     """Output and gradients as weight * BatchNormalization(x); moving
     statistics as PyTorch's BatchNorm2d (unbiased batch variance)."""
-    from keras_drnas.search_strategy.mixed_op import fused_batch_norm
+    from keras_drnas.search_strategy.fused_ops import fused_batch_norm
 
     x = tf.constant(np.random.default_rng(0).normal(2, 3, size=(8, 5, 5, 4)).astype("float32"))
     layers = [keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=affine, scale=affine) for _ in range(2)]
@@ -139,7 +139,7 @@ def test_fused_batch_norm_is_keras_batch_norm_times_the_weight(affine):
 def test_factorized_reduce_with_fused_norm_is_the_keras_op_times_the_weight():
     """The functional factorized reduce runs with its final batch norm fused:
     the same output and gradients as weight * op(x)."""
-    from keras_drnas.search_strategy.mixed_op import _weighted_op
+    from keras_drnas.search_strategy.fused_ops import weighted_op
 
     x = tf.random.normal((4, 8, 8, 6), seed=1)
     fused, plain = create_op("skip_connect", 6, stride=2), create_op("skip_connect", 6, stride=2)
@@ -148,7 +148,7 @@ def test_factorized_reduce_with_fused_norm_is_the_keras_op_times_the_weight():
     plain.set_weights(fused.get_weights())
     weight = tf.Variable(0.3)
     with tf.GradientTape(persistent=True) as tape:
-        ours = _weighted_op(fused, x, weight, training=True, activated=None)
+        ours = weighted_op(fused, x, weight, training=True, activated=None)
         theirs = weight * plain(x, training=True)
         probe = tf.random.normal(theirs.shape, seed=2)  # a sum of squares per channel is flat through a norm
         our_loss, their_loss = tf.reduce_sum(ours**2 * probe), tf.reduce_sum(theirs**2 * probe)
@@ -158,3 +158,34 @@ def test_factorized_reduce_with_fused_norm_is_the_keras_op_times_the_weight():
                                    rtol=1e-4, atol=1e-5)
     assert len(fused.weights) == len(plain.weights)  # the split shares the op's variables
     np.testing.assert_allclose(fused.layers[-1].moving_mean, plain.layers[-1].moving_mean, atol=1e-6)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_fused_path_is_the_plain_keras_path(stride):
+    """On TensorFlow the mixed op runs its ops through `fused_ops`; the plain
+    `keras.ops` path of other backends computes the same outputs and gradients
+    for every candidate op (a shared ReLU included)."""
+    from keras_drnas.search_space.ops import OP_NAMES
+    from keras_drnas.search_strategy import fused_ops
+    from keras_drnas.search_strategy.mixed_op import plain_weighted_op
+
+    x = tf.random.normal((4, 8, 8, 6), seed=3)
+    weight = tf.Variable(0.7)
+    for name in OP_NAMES:
+        fused, plain = create_op(name, 6, stride, pool_bn=True), create_op(name, 6, stride, pool_bn=True)
+        plain.set_weights(fused.get_weights())
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            ours = fused_ops.weighted_op(fused, x, weight, training=True, activated=tf.nn.relu(x))
+            theirs = plain_weighted_op(plain, x, weight, training=True)
+            probe = tf.random.normal(theirs.shape, seed=4)
+            our_loss, their_loss = tf.reduce_sum(ours * probe), tf.reduce_sum(theirs * probe)
+        np.testing.assert_allclose(ours, theirs, atol=1e-5, err_msg=name)
+        sources = [x, weight] + fused.trainable_weights, [x, weight] + plain.trainable_weights
+        assert len(sources[0]) == len(sources[1])
+        for ours_source, their_source in zip(*sources):
+            our_grad, their_grad = tape.gradient(our_loss, ours_source), tape.gradient(their_loss, their_source)
+            if their_grad is None:  # e.g. `none` does not depend on its input
+                assert our_grad is None or not np.any(our_grad), name
+                continue
+            np.testing.assert_allclose(our_grad, their_grad, rtol=1e-4, atol=1e-4, err_msg=name)

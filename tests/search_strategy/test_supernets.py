@@ -43,7 +43,7 @@ def test_cells_of_one_type_see_one_sample():
 
 def test_clear_errors_for_bad_inputs():
     net = kd.NASBench201Supernet(channels=4, cells_per_stage=1)
-    with pytest.raises(ValueError, match="multiples of 4; got 6x6"):
+    with pytest.raises(ValueError, match=r"multiples of 4, at least 8 \(its last cells would see one pixel otherwise\); got 6x6"):
         net(tf.zeros((1, 6, 6, 3)))
     with pytest.raises(ValueError, match=r"\(batch, height, width, channels\)"):
         net(tf.zeros((1, 8, 8)))
@@ -70,8 +70,8 @@ def test_pruned_op_is_not_executed_and_never_chosen(monkeypatch):
     net.prune(3)
     assert not any("nor_conv_3x3" in w.path for w in net.weights)
     calls = []
-    original = mixed_op._weighted_op
-    monkeypatch.setattr(mixed_op, "_weighted_op", lambda op, *a: (calls.append(op.name), original(op, *a))[1])
+    original = mixed_op.weighted_op
+    monkeypatch.setattr(mixed_op, "weighted_op", lambda op, *a: (calls.append(op.name), original(op, *a))[1])
     net(tf.zeros((1, 8, 8, 3)), training=True)
     assert calls and "nor_conv_3x3" not in calls
     net.normal_distribution.eta.assign(np.where(np.arange(5) == 3, 5.0, 0.0) * np.ones((6, 1), np.float32))
