@@ -14,7 +14,6 @@ machines, so the table also carries a calibration figure timed in this run
     python benchmarks/paper_scale.py --paper-net      # and the 20-cell C=36 DARTS search net (long, ~16 GB)
     python benchmarks/paper_scale.py --only "NB201 C=8 N=1 K=1" --json
     python benchmarks/paper_scale.py --remat          # the same with per-cell recomputation
-    python benchmarks/paper_scale.py --shared-trace   # one traced forward per distinct cell shape
 """
 
 import argparse
@@ -94,8 +93,6 @@ def main():
     parser.add_argument("--only", action="append", help="run only the configuration(s) with this label")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--remat", action="store_true", help="every supernet with remat=True (per-cell recomputation)")
-    parser.add_argument("--shared-trace", action="store_true",
-                        help="every supernet with shared_trace=True (one traced forward per distinct cell shape)")
     args = parser.parse_args()
     configs = CONFIGS + ([PAPER_NET] if args.paper_net else [])
     if args.only:
@@ -109,7 +106,7 @@ def main():
               "| keras-drnas peak / step MB | step-memory ratio | first step | stage switch |")
         print("|---|---|---|---|---|---|---|---|---|")
     for label, flags, *reference in configs:
-        reports[label] = report = measure(flags + ["--remat"] * args.remat + ["--shared-trace"] * args.shared_trace,
+        reports[label] = report = measure(flags + ["--remat"] * args.remat,
                                           args.repeats)
         report["reference"] = dict(zip(("seconds_per_iteration", "peak_rss_mb", "step_memory_mb"), reference))
         if not args.json:

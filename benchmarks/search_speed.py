@@ -52,15 +52,12 @@ def add_supernet_args(parser):
                         help="TensorFlow's graph optimizer (Grappler)")
     parser.add_argument("--remat", action=argparse.BooleanOptionalAction, default=None,
                         help="recompute each cell's activations in the backward pass (default: the supernet's)")
-    parser.add_argument("--shared-trace", action=argparse.BooleanOptionalAction, default=None,
-                        help="one traced forward pass per distinct cell shape (default: the supernet's)")
 
 
 def build(args):
     common = dict(channels=args.channels, num_classes=10, partial_channels=args.partial_channels, seed=0)
-    for option in ("remat", "shared_trace"):
-        if getattr(args, option) is not None:
-            common[option] = getattr(args, option)
+    if args.remat is not None:
+        common["remat"] = args.remat
     if args.space == "darts":
         return kd.DartsSupernet(num_cells=args.num_cells, **common)
     return kd.NASBench201Supernet(cells_per_stage=args.cells_per_stage, **common)
@@ -99,7 +96,7 @@ def main():
         return x, y
 
     pair = (batch(), batch())
-    search.model.build(shape)
+    search.supernet.build(shape)
     search.build_optimizers()
     rss_before_first_step = peak_rss_mb()
     iterator = iter([pair] * (2 * args.warmup + args.repeats + 2))

@@ -52,17 +52,17 @@ def main():
     search = kd.SearchModel(build(args))
     search.compile()
     shape = (args.batch_size, 32, 32, 3)
-    search.model.build(shape)
+    search.supernet.build(shape)
     search.build_optimizers()
     image = tf.TensorSpec(shape, tf.float32)
     label = tf.TensorSpec((args.batch_size,), tf.int32)
 
     def forward(x):
-        return search.model(x, training=True)
+        return search.supernet(x, training=True)
 
     def forward_and_gradient(x, y):
         with tf.GradientTape() as tape:
-            loss = search.compute_loss(x=x, y=y, y_pred=search.model(x, training=True), training=True)
+            loss = search.compute_loss(x=x, y=y, y_pred=search.supernet(x, training=True), training=True)
         return tape.gradient(loss, search.weight_variables)
 
     report = {"config": vars(args), "variables": len(search.weight_variables)}

@@ -145,7 +145,7 @@ def test_every_kind_of_input_error_exits_2_with_a_message(tmp_path, capsys):
 def test_pipeline_checks_exit_2_but_library_bugs_keep_their_traceback(tmp_path, capsys, monkeypatch):
     import tensorflow as tf
 
-    from keras_drnas import cli
+    from keras_drnas.cli import search as search_command
     from keras_drnas.utils.errors import InputError
 
     argv = ["search", "--channels", "4", "--cells-per-stage", "1", "--output-dir", str(tmp_path)]
@@ -155,24 +155,23 @@ def test_pipeline_checks_exit_2_but_library_bugs_keep_their_traceback(tmp_path, 
             raise error
         return load_search_data
 
-    monkeypatch.setattr(cli, "load_search_data", failing(tf.errors.InvalidArgumentError(None, None, "labels must be in 0..9\nmore")))
+    monkeypatch.setattr(search_command, "load_search_data", failing(tf.errors.InvalidArgumentError(None, None, "labels must be in 0..9\nmore")))
     assert _error_of(argv, capsys) == (2, "keras-drnas: error: labels must be in 0..9\n")
-    monkeypatch.setattr(cli, "load_search_data", failing(InputError("Pass download=True or data_dir=...")))
+    monkeypatch.setattr(search_command, "load_search_data", failing(InputError("Pass download=True or data_dir=...")))
     assert _error_of(argv, capsys) == (2, "keras-drnas: error: Pass --download or --tfds-dir ...\n")
     for bug in (KeyError("stem"), RuntimeError("bug"), ValueError("a shape mismatch inside the library"), TypeError("x")):
-        monkeypatch.setattr(cli, "load_search_data", failing(bug))
+        monkeypatch.setattr(search_command, "load_search_data", failing(bug))
         with pytest.raises(type(bug)):
             main(argv)
 
 
-@pytest.mark.parametrize("option", ["remat", "shared_trace"])
-def test_a_search_with_remat_or_shared_trace_learns_what_the_plain_search_learns(tmp_path, option):
-    """--remat only recomputes and --shared-trace only traces once per cell
-    shape: a progressive search (prune, widen) gives the same losses and
-    concentrations, and its checkpoint rebuilds with the option."""
+def test_a_search_with_remat_learns_what_the_plain_search_learns(tmp_path):
+    """--remat only recomputes: a progressive search (prune, widen) gives the
+    same losses and concentrations, and its checkpoint rebuilds with it."""
+    option = "remat"
     write_image_folder(tmp_path / "images")
     records = {}
-    for flag in ([], ["--" + option.replace("_", "-")]):
+    for flag in ([], ["--remat"]):
         out = tmp_path / ("option" if flag else "plain")
         assert main(["search", "--data-dir", str(tmp_path / "images"), "--channels", "4",
                      "--cells-per-stage", "1", "--batch-size", "8", "--progressive", "--stages", "1:2:3,1:1:2",

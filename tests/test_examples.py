@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -22,6 +23,10 @@ EXPECTED = {
 }
 
 
+# The least top-1 agreement with Keras each script must print per TFLite file.
+AGREEMENT = {"search_retrain_tflite.py": {"tflite_float32": 1.0, "tflite_int8": 0.95}}
+
+
 def test_every_example_is_tested():
     assert sorted(p.name for p in (ROOT / "examples").glob("*.py")) == sorted(EXPECTED)
 
@@ -34,3 +39,7 @@ def test_example_smoke_mode(script):
     assert done.returncode == 0, done.stderr[-3000:]
     for text in EXPECTED[script]:
         assert text in done.stdout, f"{script} did not print {text!r}:\n{done.stdout[-3000:]}"
+    printed = dict(re.findall(r"^\s*(tflite_\w+)\s.*top-1 agreement ([0-9.]+)\s*$", done.stdout, re.MULTILINE))
+    assert sorted(printed) == sorted(AGREEMENT.get(script, {})), done.stdout[-3000:]
+    for kind, least in AGREEMENT.get(script, {}).items():
+        assert float(printed[kind]) >= least, f"{script}: {kind} top-1 agreement {printed[kind]} < {least}"

@@ -102,8 +102,8 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
         epochs, initial_epoch: if `epochs` is given, a stream of the epochs
             `initial_epoch..epochs-1` whose order and augmentation depend on
             (seed, epoch) only, so a resumed search sees exactly the batches
-            the interrupted one would have; fit it with
-            `steps_per_epoch=pairs_per_epoch(...)`.
+            the interrupted one would have; its `steps_per_epoch` attribute
+            (`pairs_per_epoch(...)`) is what `SearchModel.fit` uses.
 
     Returns:
         A `tf.data.Dataset`, one epoch long (the shorter half decides), or
@@ -171,7 +171,9 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
     if stream is None:
         raise DataError(f"No epochs left: initial_epoch={initial_epoch} is not below epochs={epochs}.")
     stream = stream.apply(tf.data.experimental.assert_cardinality(steps * (epochs - initial_epoch)))
-    return _with_classes(stream.prefetch(tf.data.AUTOTUNE), num_classes)
+    stream = _with_classes(stream.prefetch(tf.data.AUTOTUNE), num_classes)
+    stream.steps_per_epoch = steps  # `SearchModel.fit` reads it when not given steps_per_epoch
+    return stream
 
 
 def _with_classes(dataset, num_classes):

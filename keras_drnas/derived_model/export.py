@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from keras_drnas.utils.errors import InputError
 from keras_drnas.utils.files import atomic_write_bytes
 from keras_drnas.utils.quiet import filtered_native_stderr
 
@@ -31,13 +32,13 @@ def to_tflite(model, quantization=None, representative_images=None):
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization == "int8":
         if representative_images is None or len(representative_images) == 0:
-            raise ValueError("int8 quantization needs representative_images for calibration.")
+            raise InputError("int8 quantization needs representative_images for calibration.")
         images = np.asarray(representative_images, np.float32)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([image[None]] for image in images)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     elif quantization is not None:
-        raise ValueError(f"quantization must be None or 'int8', got {quantization!r}.")
+        raise InputError(f"quantization must be None or 'int8', got {quantization!r}.")
     with warnings.catch_warnings(), filtered_native_stderr(), contextlib.redirect_stdout(io.StringIO()):
         # The float32 input and output are deliberate, so no input statistics are given.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")

@@ -40,7 +40,7 @@ class ExportDerived(keras.callbacks.Callback):
         genotype = self.model.genotype()
         network = build_network(genotype, **self.network_kwargs)
         if self.inherit_weights:
-            inherit_supernet_weights(network.model, self.model.model, genotype)
+            inherit_supernet_weights(network.model, self.model.supernet, genotype)
         with writable_directory(directory, self.model.distribute_strategy) as writable:
             genotype.save(os.path.join(writable, "genotype.json"))
             with atomic_path(os.path.join(writable, "derived.keras")) as tmp:

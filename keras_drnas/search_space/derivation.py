@@ -9,6 +9,7 @@ import numpy as np
 
 from keras_drnas.search_space.genotype import Genotype
 from keras_drnas.search_space.spaces import get_space
+from keras_drnas.utils.errors import InputError
 
 
 def derive_cell(space, weights):
@@ -20,7 +21,7 @@ def derive_cell(space, weights):
     """
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (space.num_edges, space.num_ops):
-        raise ValueError(
+        raise InputError(
             f"weights must be edges x ops = ({space.num_edges}, {space.num_ops}), got {weights.shape}."
         )
     if space.edges_kept_per_node is None:

@@ -1,16 +1,14 @@
 """Search cells: a DAG of Dirichlet mixed ops, in either search space."""
 
-import functools
-
 import keras
 import tensorflow as tf
 
 from keras_drnas.search_space.ops import factorized_reduce, relu_conv_bn
 from keras_drnas.search_space.spaces import space_config, space_from_config
-from keras_drnas.search_strategy import shared_trace
 from keras_drnas.search_strategy.distribution import full_mask, owned_distribution, validate_mask
 from keras_drnas.search_strategy.fused_ops import moving_statistics_frozen
 from keras_drnas.search_strategy.mixed_op import DirichletMixedOp, apply_layer, channel_shuffle, check_partial_channels
+from keras_drnas.utils.errors import InputError
 
 
 @keras.saving.register_keras_serializable(package="keras_drnas")
@@ -46,12 +44,6 @@ class DrNASCell(keras.layers.Layer):
             memory for one cell's activations instead of every cell's, for
             one more forward pass per gradient. Batch-norm moving statistics
             are updated once, by the first pass.
-        shared_trace: cells of one shape (the same configuration, inputs
-            and variable shapes) trace their forward pass once, as a
-            function of their variables' values, and TensorFlow builds its
-            gradient once: the first step's Python tracing scales with the
-            number of distinct cell shapes, not of cells. The same
-            computation, up to float rounding.
         relaxation, inference, seed: see `ArchitectureDistribution`.
 
     Example:
@@ -70,7 +62,6 @@ class DrNASCell(keras.layers.Layer):
         op_mask=None,
         own_concentration=True,
         remat=False,
-        shared_trace=False,
         relaxation="dirichlet",
         inference="mean",
         seed=None,
@@ -82,7 +73,7 @@ class DrNASCell(keras.layers.Layer):
         self.reduction = bool(reduction)
         self.reduction_prev = bool(reduction_prev)
         if self.space.num_input_nodes == 1 and (self.reduction or self.reduction_prev):
-            raise ValueError(
+            raise InputError(
                 "NAS-Bench-201 cells never reduce; the supernet reduces with "
                 "residual blocks between stages."
             )
@@ -95,7 +86,6 @@ class DrNASCell(keras.layers.Layer):
         )
         self.own_concentration = own_concentration
         self.remat = bool(remat)
-        self.shared_trace = bool(shared_trace)
         self.relaxation = relaxation
         self.inference = inference
         self.seed = seed
@@ -149,13 +139,13 @@ class DrNASCell(keras.layers.Layer):
         if self.is_darts:
             if not (isinstance(input_shape, (list, tuple)) and len(input_shape) == 2
                     and isinstance(input_shape[0], (list, tuple))):
-                raise ValueError(
+                raise InputError(
                     "A DARTS cell takes two inputs [c_{k-2}, c_{k-1}], got input "
                     f"shape {input_shape}."
                 )
             return [tuple(s) for s in input_shape]
         if len(input_shape) != 4 or input_shape[-1] not in (None, self.channels):
-            raise ValueError(
+            raise InputError(
                 f"A NAS-Bench-201 cell with channels={self.channels} takes "
                 f"(batch, height, width, {self.channels}) inputs, got {tuple(input_shape)}."
             )
@@ -164,7 +154,6 @@ class DrNASCell(keras.layers.Layer):
     def set_op_mask(self, op_mask):
         """Prunes masked ops from every edge (their weights are released)."""
         self.op_mask = validate_mask(op_mask, self.space.num_edges, self.space.num_ops)
-        shared_trace.forget(self)
         for edge, row in zip(self.edges, self.op_mask):
             edge.set_op_mask(row)
         if self.distribution is not None:
@@ -173,7 +162,6 @@ class DrNASCell(keras.layers.Layer):
     def widen(self, partial_channels, rng):
         """Progressive learning: every edge goes to C/K channels (Net2Net)."""
         check_partial_channels(self.channels, partial_channels)
-        shared_trace.forget(self)
         pairs = []
         for edge in self.edges:
             pairs += edge.widen(partial_channels, rng)
@@ -183,24 +171,21 @@ class DrNASCell(keras.layers.Layer):
     def call(self, inputs, op_weights=None, training=None):
         if op_weights is None:
             if self.distribution is None:
-                raise ValueError(
+                raise InputError(
                     f"{self.name} was built with own_concentration=False; pass "
                     "`op_weights` (edges x ops) when calling it."
                 )
             op_weights = self.distribution.op_weights(training=training)
         inputs = list(inputs) if self.is_darts else [inputs]
-        forward_once = self._forward
-        if self.shared_trace and shared_trace.can_share(training):
-            forward_once = functools.partial(shared_trace.shared_forward, self)
         if not (self.remat and training):
-            return forward_once(inputs, op_weights, training)
+            return self._forward(inputs, op_weights, training)
         traced = []
 
         def forward(*tensors):
             # A second trace is the backward pass's recomputation.
             with moving_statistics_frozen(bool(traced)):
                 traced.append(True)
-                return forward_once(list(tensors[:-1]), tensors[-1], training)
+                return self._forward(list(tensors[:-1]), tensors[-1], training)
 
         return keras.remat(forward)(*inputs, op_weights)
 
@@ -251,7 +236,6 @@ class DrNASCell(keras.layers.Layer):
             op_mask=self.op_mask,
             own_concentration=self.own_concentration,
             remat=self.remat,
-            shared_trace=self.shared_trace,
             relaxation=self.relaxation,
             inference=self.inference,
             seed=self.seed,

@@ -42,9 +42,11 @@ class SearchCheckpoint(keras.callbacks.Callback):
 
     Two things are built from the checkpoint before `fit`: the supernet,
     as it was saved (pruned, widened): `supernet()`; and the data stream,
-    from `initial_epoch` (`search_pairs(..., epochs=..., initial_epoch=...)`,
-    whose batches depend on (seed, epoch) only). Within that epoch the
-    steps already done only draw their batches (`SearchModel.skip_steps`).
+    from `initial_epoch` with the checkpoint's `seed`
+    (`search_pairs(..., seed=..., epochs=..., initial_epoch=...)`, whose
+    batches depend on (seed, epoch) only; `fit` reads its steps per epoch
+    from it). Within that epoch the steps already done only draw their
+    batches (`SearchModel.skip_steps`).
 
     Args:
         directory: where the checkpoint lives (on a file system every
@@ -58,10 +60,11 @@ class SearchCheckpoint(keras.callbacks.Callback):
     Example:
     ```python
     checkpoint = SearchCheckpoint("runs/search/checkpoint", save_freq=100)
-    search = kd.SearchModel(checkpoint.supernet() or kd.NASBench201Supernet(channels=16, cells_per_stage=5))
+    seed = 0 if checkpoint.seed is None else checkpoint.seed
+    search = kd.SearchModel(checkpoint.supernet() or kd.NASBench201Supernet(channels=16, cells_per_stage=5, seed=seed))
     search.compile()
-    pairs = search_pairs(train, val, 64, seed=0, epochs=100, initial_epoch=checkpoint.initial_epoch)
-    search.fit(pairs, epochs=100, steps_per_epoch=steps, callbacks=[checkpoint])  # resumes if it can
+    pairs = search_pairs(train, val, 64, seed=seed, epochs=100, initial_epoch=checkpoint.initial_epoch)
+    search.fit(pairs, epochs=100, callbacks=[checkpoint])  # resumes if it can
     ```
     """
 
@@ -96,6 +99,13 @@ class SearchCheckpoint(keras.callbacks.Callback):
     def initial_step(self):
         """The steps of `initial_epoch` already done."""
         return self.state["step"] if self.state else 0
+
+    @property
+    def seed(self):
+        """The seed of the checkpointed search's supernet (None for a fresh
+        search): build the data stream with it, since its batches depend on
+        (seed, epoch)."""
+        return self.state["supernet"]["config"].get("seed") if self.state else None
 
     @property
     def position(self):
@@ -167,7 +177,7 @@ class SearchCheckpoint(keras.callbacks.Callback):
         """Loads the checkpoint into `search`, a compiled `SearchModel` built
         around `supernet()` (fit does this in `on_train_begin`)."""
         state = self.state
-        _check_same_supernet(search.model, state["supernet"], self.directory)
+        _check_same_supernet(search.supernet, state["supernet"], self.directory)
         weights = os.path.join(self.directory, os.path.basename(state["weights"]))
         try:
             search.load_weights(weights)
@@ -235,7 +245,7 @@ class SearchCheckpoint(keras.callbacks.Callback):
                 "steps_per_epoch": (self.params or {}).get("steps"),
                 "weights": name,
                 "weights_sha256": _sha256(weights),
-                "supernet": keras.saving.serialize_keras_object(search.model),
+                "supernet": keras.saving.serialize_keras_object(search.supernet),
                 "stage": None if self.progressive is None else self.progressive.current,
                 "seed_states": [keras.ops.convert_to_numpy(d.seed_generator.state).tolist()
                                 for d in search.distributions().values()],

@@ -14,21 +14,16 @@ class DartsSupernet(Supernet):
     """The DARTS-space search network (normal and reduction cells).
 
     Args:
-        channels: C of the first cells (proxy 16; direct search 36 / 48).
         num_cells: total cells (proxy 8; CIFAR direct search 20).
         intermediate_nodes: nodes per cell (4; the reference code's `steps`).
-        num_classes: classifier outputs.
-        partial_channels: the paper's K, the partial-channel divisor.
         stem: `"cifar"` (one conv, `stem_multiplier` x C channels) or
             `"imagenet"` (three stride-2 convs, inputs a multiple of 32).
         stem_multiplier: width of the CIFAR stem in units of C.
         op_names: candidate ops (default: the seven of the reference code).
         op_mask: `{"normal": mask, "reduce": mask}` for a pruned search.
-        remat: recompute each cell's activations in the backward pass
-            (see `DrNASCell`): less memory, one more forward pass per step.
-        shared_trace: cells of one shape share one traced forward pass
-            (see `DrNASCell`): a faster first step.
-        relaxation, inference, seed: see `ArchitectureDistribution`.
+        **kwargs: `channels` (C of the first cells: proxy 16, direct search
+            36 / 48), `num_classes`, `partial_channels`, `remat`,
+            `relaxation`, `inference`, `seed`: see `Supernet`.
 
     Example:
     >>> net = DartsSupernet(channels=8, num_cells=3, seed=0)
@@ -36,42 +31,18 @@ class DartsSupernet(Supernet):
     (2, 10)
     """
 
-    def __init__(
-        self,
-        channels=16,
-        num_cells=8,
-        intermediate_nodes=4,
-        num_classes=10,
-        partial_channels=1,
-        stem="cifar",
-        stem_multiplier=3,
-        op_names=None,
-        op_mask=None,
-        remat=False,
-        shared_trace=False,
-        relaxation="dirichlet",
-        inference="mean",
-        seed=None,
-        **kwargs,
-    ):
+    def __init__(self, num_cells=8, intermediate_nodes=4, stem="cifar", stem_multiplier=3, op_names=None,
+                 op_mask=None, **kwargs):
         super().__init__(**kwargs)
         space = DARTS if op_names is None else DARTS.with_ops(op_names)
         if intermediate_nodes != space.intermediate_nodes:
             space = space.with_intermediate_nodes(intermediate_nodes)
         self.space = space
-        self.channels = int(channels)
         self.num_cells = int(num_cells)
         self.intermediate_nodes = int(intermediate_nodes)
-        self.num_classes = int(num_classes)
-        self.partial_channels = int(partial_channels)
-        check_positive(channels=self.channels, num_cells=self.num_cells, num_classes=self.num_classes)
+        check_positive(num_cells=self.num_cells)
         self.stem = check_stem(stem)
         self.stem_multiplier = int(stem_multiplier)
-        self.remat = bool(remat)
-        self.shared_trace = bool(shared_trace)
-        self.relaxation = relaxation
-        self.inference = inference
-        self.seed = seed
         op_mask = op_mask or {}
         self.normal_distribution = self.make_distribution("normal", op_mask.get("normal"), 0)
         self.reduce_distribution = self.make_distribution("reduce", op_mask.get("reduce"), 1)
@@ -95,7 +66,6 @@ class DartsSupernet(Supernet):
                     op_mask=distribution.op_mask,
                     own_concentration=False,
                     remat=self.remat,
-                    shared_trace=self.shared_trace,
                     name=f"cell_{i}",
                 )
             )
@@ -124,19 +94,10 @@ class DartsSupernet(Supernet):
     def get_config(self):
         config = super().get_config()
         config.update(
-            channels=self.channels,
             num_cells=self.num_cells,
             intermediate_nodes=self.intermediate_nodes,
-            num_classes=self.num_classes,
-            partial_channels=self.partial_channels,
             stem=self.stem,
             stem_multiplier=self.stem_multiplier,
-            op_names=list(self.space.op_names),
             op_mask={k: d.op_mask for k, d in self.distributions().items()},
-            remat=self.remat,
-            shared_trace=self.shared_trace,
-            relaxation=self.relaxation,
-            inference=self.inference,
-            seed=self.seed,
         )
         return config

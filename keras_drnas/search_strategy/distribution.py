@@ -13,6 +13,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from keras_drnas.utils.errors import InputError
+
 tfd = tfp.distributions
 
 RELAXATIONS = ("dirichlet", "softmax")
@@ -24,7 +26,7 @@ INFERENCE_MODES = ("mean", "sample")
 SAMPLING_DTYPE = tf.float64
 
 
-def concentration(eta):
+def eta_to_concentration(eta):
     """beta = ELU(eta) + 1, always positive, 1 at eta = 0 (the anchor).
 
     Written as exp(eta) below 0: `elu(eta) + 1` rounds to 0 in float32 once
@@ -32,7 +34,7 @@ def concentration(eta):
     return tf.where(eta > 0, eta + 1.0, tf.math.exp(tf.minimum(eta, 0.0)))
 
 
-def log_concentration(eta):
+def eta_to_log_concentration(eta):
     """log beta: eta itself below 0 (exact for tiny beta), log1p(eta) above."""
     return tf.where(eta > 0, tf.math.log1p(tf.maximum(eta, 0.0)), eta)
 
@@ -107,13 +109,13 @@ def validate_mask(op_mask, num_edges, num_ops):
     """`op_mask` as nested lists of bools, or a clear error."""
     mask = np.asarray(op_mask, dtype=bool)
     if mask.shape != (num_edges, num_ops):
-        raise ValueError(
+        raise InputError(
             f"op_mask must have shape ({num_edges}, {num_ops}) (edges x ops), "
             f"got {mask.shape}."
         )
     empty = np.flatnonzero(~mask.any(axis=1))
     if empty.size:
-        raise ValueError(f"op_mask leaves no op on edges {empty.tolist()}; keep at least one.")
+        raise InputError(f"op_mask leaves no op on edges {empty.tolist()}; keep at least one.")
     return mask.tolist()
 
 
@@ -123,7 +125,7 @@ def top_k_mask(eta, k, op_mask=None):
     if op_mask is not None:
         eta = np.where(np.asarray(op_mask, dtype=bool), eta, -np.inf)
     if not 1 <= k <= eta.shape[1]:
-        raise ValueError(f"k must be between 1 and {eta.shape[1]}, got {k}.")
+        raise InputError(f"k must be between 1 and {eta.shape[1]}, got {k}.")
     keep = np.argsort(-eta, axis=1, kind="stable")[:, :k]
     mask = np.zeros(eta.shape, dtype=bool)
     np.put_along_axis(mask, keep, True, axis=1)
@@ -166,9 +168,9 @@ class ArchitectureDistribution(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         if relaxation not in RELAXATIONS:
-            raise ValueError(f"relaxation must be one of {RELAXATIONS}, got {relaxation!r}.")
+            raise InputError(f"relaxation must be one of {RELAXATIONS}, got {relaxation!r}.")
         if inference not in INFERENCE_MODES:
-            raise ValueError(f"inference must be one of {INFERENCE_MODES}, got {inference!r}.")
+            raise InputError(f"inference must be one of {INFERENCE_MODES}, got {inference!r}.")
         self.num_edges = int(num_edges)
         self.num_ops = int(num_ops)
         self.relaxation = relaxation
@@ -200,7 +202,7 @@ class ArchitectureDistribution(keras.layers.Layer):
 
     def concentration(self):
         """beta, edges x ops; masked ops keep their value but are never used."""
-        return concentration(tf.convert_to_tensor(self.eta))
+        return eta_to_concentration(tf.convert_to_tensor(self.eta))
 
     def mean(self):
         """E[theta] = beta / sum(beta) over the unmasked ops of each edge."""
@@ -213,7 +215,7 @@ class ArchitectureDistribution(keras.layers.Layer):
 
     def sample(self):
         """One theta ~ Dir(beta) per edge over its unmasked ops, reparameterized, float32."""
-        log_beta = tf.cast(log_concentration(tf.convert_to_tensor(self.eta)), SAMPLING_DTYPE)
+        log_beta = tf.cast(eta_to_log_concentration(tf.convert_to_tensor(self.eta)), SAMPLING_DTYPE)
         theta = sample_dirichlet(log_beta, self._next_seed(), mask=tf.constant(self.op_mask))
         return tf.cast(theta, tf.float32)
 

@@ -178,14 +178,14 @@ class ExplorationRecorder(keras.callbacks.Callback):
         """A compiled forward pass, rebuilt when pruning or widening has
         replaced the supernet's variables."""
         search = self.model
-        key = tuple(id(v) for v in search.model.variables)
+        key = tuple(id(v) for v in search.supernet.variables)
         if key != self._evaluate_key:
             distributions = search.distributions()
 
             @tf.function
             def evaluate(x, y, op_weights):
                 with fixed_op_weights(distributions, op_weights):
-                    logits = search.model(x, training=False)
+                    logits = search.supernet(x, training=False)
                 return _correct(y, logits)
 
             self._evaluate, self._evaluate_key = evaluate, key

@@ -52,7 +52,7 @@ def take_batches(data, num_batches, owner):
 
 def check_supernet(search, owner):
     """The `Supernet` a `SearchModel` wraps, or a clear error."""
-    supernet = getattr(search, "model", None)
+    supernet = getattr(search, "supernet", None)
     if not isinstance(supernet, Supernet):
         raise InputError(
             f"{owner} works on a SearchModel around a NASBench201Supernet or DartsSupernet, "

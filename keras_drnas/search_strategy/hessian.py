@@ -42,7 +42,7 @@ def hessian_vector_product_function(search):
             with tf.GradientTape() as inner:
                 weights = {k: d.expected_weights() for k, d in distributions.items()}
                 with fixed_op_weights(distributions, weights):
-                    logits = search.model(x, training=False)
+                    logits = search.supernet(x, training=False)
                 loss = search.compute_loss(x=x, y=y, y_pred=logits, training=False)
             grads = _zeros_for_none(inner.gradient(loss, variables), variables)
             grad_dot_vectors = tf.add_n([tf.reduce_sum(g * v) for g, v in zip(grads, vectors)])
@@ -185,7 +185,7 @@ class HessianEigenvalue(keras.callbacks.Callback):
         """The dominant eigenvalue for the model's current state."""
         if self._batches is None:
             self._batches = take_batches(self.validation_data, self.num_batches, "HessianEigenvalue")
-        key = tuple(id(v) for v in self.model.model.variables)  # pruning and widening replace variables
+        key = tuple(id(v) for v in self.model.supernet.variables)  # pruning and widening replace variables
         if key != self._product_key:
             self._product, self._product_key = hessian_vector_product_function(self.model), key
         return dominant_hessian_eigenvalue(

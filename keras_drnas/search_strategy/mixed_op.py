@@ -117,7 +117,7 @@ class DirichletMixedOp(keras.layers.Layer):
         self.pool_bn = pool_bn
         self.op_mask = list(op_mask) if op_mask is not None else [True] * len(self.op_names)
         if len(self.op_mask) != len(self.op_names) or not any(self.op_mask):
-            raise ValueError(
+            raise InputError(
                 f"op_mask needs one boolean per op ({len(self.op_names)}) and at "
                 f"least one True, got {self.op_mask}."
             )
@@ -137,7 +137,7 @@ class DirichletMixedOp(keras.layers.Layer):
 
     def build(self, input_shape):
         if input_shape[-1] is not None and input_shape[-1] != self.channels:
-            raise ValueError(
+            raise InputError(
                 f"{self.name} expects {self.channels} input channels, got "
                 f"input shape {tuple(input_shape)}."
             )
@@ -163,7 +163,7 @@ class DirichletMixedOp(keras.layers.Layer):
         """
         check_partial_channels(self.channels, partial_channels)
         if partial_channels > self.partial_channels:
-            raise ValueError(
+            raise InputError(
                 f"widening needs fewer partial_channels: {self.partial_channels} -> {partial_channels} "
                 "would narrow the ops."
             )
@@ -185,7 +185,7 @@ class DirichletMixedOp(keras.layers.Layer):
         op_mask = [bool(m) for m in op_mask]
         revived = [n for n, old, new in zip(self.op_names, self.op_mask, op_mask) if new and not old]
         if revived:
-            raise ValueError(f"cannot unmask ops that were pruned: {revived}.")
+            raise InputError(f"cannot unmask ops that were pruned: {revived}.")
         for position in reversed(range(len(self._op_columns))):
             if not op_mask[self._op_columns[position]]:
                 del self.candidate_ops[position]
@@ -219,7 +219,7 @@ class DirichletMixedOp(keras.layers.Layer):
         """
         if op_weights is None:
             if self.distribution is None:
-                raise ValueError(
+                raise InputError(
                     f"{self.name} was built with own_concentration=False; pass "
                     "`op_weights` (one weight per op) when calling it."
                 )

@@ -19,17 +19,12 @@ class NASBench201Supernet(Supernet):
     pooling and a dense classifier that returns logits.
 
     Args:
-        channels: C, the width of the first stage (paper: 16).
         cells_per_stage: the paper's N (5).
-        num_classes: classifier outputs.
-        partial_channels: the paper's K; every stage width must be divisible by it.
         op_names: candidate ops (default: the five of NAS-Bench-201).
         op_mask: edges x ops booleans for a pruned search.
-        remat: recompute each cell's activations in the backward pass
-            (see `DrNASCell`): less memory, one more forward pass per step.
-        shared_trace: cells of one shape share one traced forward pass
-            (see `DrNASCell`): a faster first step.
-        relaxation, inference, seed: see `ArchitectureDistribution`.
+        **kwargs: `channels` (the paper's C, 16), `num_classes`,
+            `partial_channels`, `remat`, `relaxation`, `inference`, `seed`:
+            see `Supernet`.
 
     Example:
     >>> net = NASBench201Supernet(channels=8, cells_per_stage=1, seed=0)
@@ -39,33 +34,11 @@ class NASBench201Supernet(Supernet):
     'nas-bench-201'
     """
 
-    def __init__(
-        self,
-        channels=16,
-        cells_per_stage=5,
-        num_classes=10,
-        partial_channels=1,
-        op_names=None,
-        op_mask=None,
-        remat=False,
-        shared_trace=False,
-        relaxation="dirichlet",
-        inference="mean",
-        seed=None,
-        **kwargs,
-    ):
+    def __init__(self, cells_per_stage=5, op_names=None, op_mask=None, **kwargs):
         super().__init__(**kwargs)
         self.space = NAS_BENCH_201 if op_names is None else NAS_BENCH_201.with_ops(op_names)
-        self.channels = int(channels)
         self.cells_per_stage = int(cells_per_stage)
-        self.num_classes = int(num_classes)
-        self.partial_channels = int(partial_channels)
-        check_positive(channels=self.channels, cells_per_stage=self.cells_per_stage, num_classes=self.num_classes)
-        self.remat = bool(remat)
-        self.shared_trace = bool(shared_trace)
-        self.relaxation = relaxation
-        self.inference = inference
-        self.seed = seed
+        check_positive(cells_per_stage=self.cells_per_stage)
         self.normal_distribution = self.make_distribution("normal", op_mask, 0)
         self.stem_layers = [nas_bench_201_stem(self.channels)]
         self.body = []
@@ -83,7 +56,6 @@ class NASBench201Supernet(Supernet):
                         op_mask=self.normal_distribution.op_mask,
                         own_concentration=False,
                         remat=self.remat,
-                        shared_trace=self.shared_trace,
                         name=f"cell_{stage}_{i}",
                     )
                 )
@@ -108,17 +80,5 @@ class NASBench201Supernet(Supernet):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            channels=self.channels,
-            cells_per_stage=self.cells_per_stage,
-            num_classes=self.num_classes,
-            partial_channels=self.partial_channels,
-            op_names=list(self.space.op_names),
-            op_mask=self.normal_distribution.op_mask,
-            remat=self.remat,
-            shared_trace=self.shared_trace,
-            relaxation=self.relaxation,
-            inference=self.inference,
-            seed=self.seed,
-        )
+        config.update(cells_per_stage=self.cells_per_stage, op_mask=self.normal_distribution.op_mask)
         return config

@@ -151,9 +151,9 @@ class ProgressiveLearning(keras.callbacks.Callback):
         return len(self.stages) - 1, start - self.stages[-1].epochs
 
     def on_train_begin(self, logs=None):
-        supernet = getattr(self.model, "model", None)
+        supernet = getattr(self.model, "supernet", None)
         if not hasattr(supernet, "widen"):
-            raise ValueError(
+            raise InputError(
                 "ProgressiveLearning needs a SearchModel around a supernet (NASBench201Supernet, DartsSupernet)."
             )
         if self.current is not None:  # resumed: the supernet is already in this stage
@@ -182,7 +182,7 @@ class ProgressiveLearning(keras.callbacks.Callback):
 
     def _apply(self, stage, widen):
         search = self.model
-        supernet = search.model
+        supernet = search.supernet
         pruned = stage.ops_kept < max(sum(row) for d in supernet.distributions().values() for row in d.op_mask)
         widened = []
         with search.distribute_strategy.scope():

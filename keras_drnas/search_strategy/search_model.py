@@ -51,8 +51,9 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     """Runs a DrNAS search with `fit`.
 
     Args:
-        model: a supernet (`NASBench201Supernet`, `DartsSupernet`) or any
-            Keras model that contains `DrNASCell` / `DirichletMixedOp` layers.
+        supernet: a supernet (`NASBench201Supernet`, `DartsSupernet`) or any
+            Keras model that contains `DrNASCell` / `DirichletMixedOp`
+            layers; the `supernet` attribute holds it.
         anchor: `"l2"`, the paper's (lambda/2) * ||eta||^2, or `"kl"`,
             lambda * sum KL(Dir(beta) || Dir(1)) (an option of the code).
         anchor_strength: lambda (1e-3).
@@ -76,7 +77,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
 
     def __init__(
         self,
-        model,
+        supernet,
         anchor="l2",
         anchor_strength=1e-3,
         weight_decay=3e-4,
@@ -86,7 +87,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         super().__init__(**kwargs)
         if anchor not in ANCHORS:
             raise InputError(f"anchor must be one of {ANCHORS}, got {anchor!r}.")
-        self.model = model
+        self.supernet = supernet
         self.anchor = anchor
         self.anchor_strength = float(anchor_strength)
         self.weight_decay = float(weight_decay)
@@ -112,19 +113,19 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     def distributions(self):
         """{name: ArchitectureDistribution}: the cell types of a supernet
         (`"normal"`, `"reduce"`), else the layer paths."""
-        if isinstance(self.model, Supernet):
-            return self.model.distributions()
-        return find_distributions(self.model)
+        if isinstance(self.supernet, Supernet):
+            return self.supernet.distributions()
+        return find_distributions(self.supernet)
 
     @property
     def architecture_variables(self):
         """The variables flagged `is_architecture` (every eta)."""
-        return [v for v in self.model.trainable_variables if getattr(v, "is_architecture", False)]
+        return [v for v in self.supernet.trainable_variables if getattr(v, "is_architecture", False)]
 
     @property
     def weight_variables(self):
         """Every other trainable variable of the wrapped model."""
-        return [v for v in self.model.trainable_variables if not getattr(v, "is_architecture", False)]
+        return [v for v in self.supernet.trainable_variables if not getattr(v, "is_architecture", False)]
 
     # Compile ---------------------------------------------------------------
 
@@ -135,7 +136,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         Adam (betas 0.5, 0.999) with the reference code's learning rates for
         the model's search space, and sparse categorical cross-entropy on logits.
         """
-        defaults = search_defaults(getattr(getattr(self.model, "space", None), "name", None))
+        defaults = search_defaults(getattr(getattr(self.supernet, "space", None), "name", None))
         with self.distribute_strategy.scope():  # both optimizers' variables must be distributed
             if optimizer is None:
                 optimizer = default_weight_optimizer(defaults["learning_rate"], defaults["min_learning_rate"])
@@ -168,7 +169,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     # Steps -----------------------------------------------------------------
 
     def call(self, inputs, training=None):
-        return self.model(inputs, training=training)
+        return self.supernet(inputs, training=training)
 
     def anchor_loss(self):
         """The regularizer that keeps concentrations near Dir(1) (paper eq. 3)."""
@@ -221,7 +222,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     def _arch_step(self, x, y):
         arch_vars = self.architecture_variables
         with tf.GradientTape() as tape:
-            logits = self.model(x, training=True)
+            logits = self.supernet(x, training=True)
             loss = self.compute_loss(x=x, y=y, y_pred=logits, training=True)
             total = loss + self.anchor_loss() / self._replicas()
         grads = tape.gradient(total, arch_vars)
@@ -231,7 +232,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     def _weight_step(self, x, y):
         weights = self.weight_variables
         with tf.GradientTape() as tape:
-            logits = self.model(x, training=True)
+            logits = self.supernet(x, training=True)
             loss = self.compute_loss(x=x, y=y, y_pred=logits, training=True)
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, weights)
@@ -261,7 +262,8 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         loss, logits = self._weight_step(x_train, y_train)
         # One op per variable: a sum of squares is finite unless an entry is not (or it
         # overflows; StopOnNonFinite then checks each variable on the host).
-        squares = tf.add_n([tf.cast(tf.nn.l2_loss(v), "float32") for v in self.model.weights if "float" in v.dtype])
+        squares = tf.add_n([tf.cast(tf.nn.l2_loss(v), "float32")
+                            for v in self.supernet.weights if "float" in v.dtype])
         self.weights_finite.assign(tf.cast(tf.math.is_finite(squares), "float32"))
         keras_compat.loss_tracker(self).update_state(loss * self._replicas(), sample_weight=tf.shape(x_train)[0])
         distributions = list(self.distributions().values())
@@ -281,9 +283,9 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         Works for the supernets and for any model whose searched part is a
         single `DrNASCell` with its own concentration.
         """
-        if isinstance(self.model, Supernet):
-            return self.model.genotype()
-        cells = [layer for layer in keras_compat.flatten_layers(self.model)
+        if isinstance(self.supernet, Supernet):
+            return self.supernet.genotype()
+        cells = [layer for layer in keras_compat.flatten_layers(self.supernet)
                  if isinstance(layer, DrNASCell) and layer.distribution is not None]
         if len(cells) == 1:
             weights = keras.ops.convert_to_numpy(cells[0].distribution.expected_weights())
@@ -300,7 +302,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     def concentration_report(self):
         """JSON-ready {name: {"op_names", "concentration", "op_mask"}}: the
         one shape in which concentrations are written (logs, result files)."""
-        op_names = list(self.model.space.op_names) if isinstance(self.model, Supernet) else None
+        op_names = list(self.supernet.space.op_names) if isinstance(self.supernet, Supernet) else None
         return {
             name: {"op_names": op_names, "concentration": beta.tolist(), "op_mask": self.distributions()[name].op_mask}
             for name, beta in self.concentrations().items()
@@ -326,7 +328,9 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
                 "defaults for the space); a SearchModel reloaded with keras.models.load_model needs compile() again."
             )
         self.build_for(x)
-        steps = kwargs.get("steps_per_epoch") or _cardinality(x)
+        if kwargs.get("steps_per_epoch") is None:  # an epoch stream of `search_pairs` knows its epochs' length
+            kwargs["steps_per_epoch"] = getattr(x, "steps_per_epoch", None)
+        steps = kwargs["steps_per_epoch"] or _cardinality(x)
         if steps:
             stretch_schedule(self.optimizer, int(steps) * int(epochs))
         callbacks = list(callbacks or [])
@@ -356,16 +360,16 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
             ) from None
         image_shape = tuple(train_spec.shape[1:])
         with self.distribute_strategy.scope():  # variables made here must be mirrored
-            built_shape = keras_compat.built_input_shape(self.model) if self.model.built else None
+            built_shape = keras_compat.built_input_shape(self.supernet) if self.supernet.built else None
             if built_shape:
                 check_input_shape(image_shape, built_shape, "the searched model")
-            elif isinstance(self.model, Supernet):
-                if not self.model.built:
-                    self.model.build((None,) + image_shape)
+            elif isinstance(self.supernet, Supernet):
+                if not self.supernet.built:
+                    self.supernet.build((None,) + image_shape)
             else:  # Keras' default build of a subclassed model makes no variables: its first call does
-                self.model(keras.KerasTensor((None,) + image_shape))
+                self.supernet(keras.KerasTensor((None,) + image_shape))
             self.built = True
-            _check_classes(getattr(dataset, "num_classes", None), self.model, image_shape)
+            _check_classes(getattr(dataset, "num_classes", None), self.supernet, image_shape)
             if self._has_optimizers():
                 # Optimizers first: Keras would build a missing one over every variable, eta included.
                 self.build_optimizers()
@@ -374,7 +378,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(
-            model=keras.saving.serialize_keras_object(self.model),
+            supernet=keras.saving.serialize_keras_object(self.supernet),
             anchor=self.anchor,
             anchor_strength=self.anchor_strength,
             weight_decay=self.weight_decay,
@@ -385,7 +389,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["model"] = keras.saving.deserialize_keras_object(config["model"])
+        config["supernet"] = keras.saving.deserialize_keras_object(config["supernet"])
         return cls(**config)
 
 

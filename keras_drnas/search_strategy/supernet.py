@@ -51,13 +51,49 @@ def check_input_shape(image_shape, model_input_shape, what="the model"):
 
 
 class Supernet(keras.Model):
-    """Common API of the supernets: distributions, genotype, pruning.
+    """Common API of the supernets: distributions, genotype, pruning, and
+    the arguments every supernet takes.
 
     Subclasses set `space` and create their distributions with
-    `make_distribution` in `__init__`.
+    `make_distribution` in `__init__`, after calling this one.
+
+    Args:
+        channels: C, the width of the first cells (16).
+        num_classes: classifier outputs (10).
+        partial_channels: the paper's K: every edge mixes its ops on C/K of
+            the channels (1); every cell width must be divisible by it.
+        remat: recompute each cell's activations in the backward pass
+            (see `DrNASCell`): less memory, one more forward pass per step.
+        relaxation, inference, seed: see `ArchitectureDistribution`.
     """
 
     space = None
+
+    def __init__(self, channels=16, num_classes=10, partial_channels=1, remat=False, relaxation="dirichlet",
+                 inference="mean", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+        self.num_classes = int(num_classes)
+        self.partial_channels = int(partial_channels)
+        check_positive(channels=self.channels, num_classes=self.num_classes)
+        self.remat = bool(remat)
+        self.relaxation = relaxation
+        self.inference = inference
+        self.seed = seed
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            channels=self.channels,
+            num_classes=self.num_classes,
+            partial_channels=self.partial_channels,
+            op_names=list(self.space.op_names),
+            remat=self.remat,
+            relaxation=self.relaxation,
+            inference=self.inference,
+            seed=self.seed,
+        )
+        return config
 
     def build(self, input_shape):
         # Tracing `call` symbolically creates every sub-layer's variables.

@@ -88,7 +88,7 @@ class SearchResult:
         genotype = search.genotype()
         space, concentrations, op_masks = _learnt_distribution(search.concentration_report(), genotype,
                                                                "the search model")
-        config = search.model.get_config()
+        config = search.supernet.get_config()
         args = {name: config[name] for name in NETWORK_DEFAULTS if name in config}
         return cls("", genotype, space, concentrations, op_masks, tuple(int(n) for n in image_shape),
                    int(num_classes), _floats(mean), _floats(std), args)

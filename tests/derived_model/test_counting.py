@@ -8,10 +8,12 @@ from keras_drnas.presets import DRNAS_CIFAR10, DRNAS_IMAGENET
 def test_paper_parameter_counts():
     cifar = darts_network(DRNAS_CIFAR10, channels=36, num_cells=20, num_classes=10, auxiliary=True)
     assert abs(count_parameters(cifar.model) / 1e6 - 4.1) < 0.1
+    assert count_parameters(cifar.model) == 4_099_294  # the paper's 4.1M, exactly
     assert count_parameters(cifar.training_model) > count_parameters(cifar.model)  # aux excluded above
     imagenet = darts_network(DRNAS_IMAGENET, channels=48, num_cells=14, num_classes=1000,
                              input_shape=(224, 224, 3), stem="imagenet")
     assert abs(count_parameters(imagenet.model) / 1e6 - 5.7) < 0.15
+    assert count_parameters(imagenet.model) == 5_726_368  # the paper's 5.7M, exactly
 
 
 def test_flop_count_matches_hand_count():

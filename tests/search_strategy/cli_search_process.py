@@ -1,8 +1,8 @@
 """`keras-drnas search` in its own process, for the multi-worker tests:
 `python -m tests.search_strategy.cli_search_process RESULTS [--logical-cpus N] SEARCH_FLAGS...`.
 
-Runs the command's search (`keras_drnas.cli.run_search`), then retrains
-its genotype for one epoch (`run_retrain`, OUTPUT_DIR/retrain) with the
+Runs the command's search (`keras_drnas.cli.search.run`), then retrains
+its genotype for one epoch (`keras_drnas.cli.retrain.run`, OUTPUT_DIR/retrain) with the
 same strategy, and writes the final concentrations, genotype, weights and
 the retraining's losses to RESULTS (.npz), which lies outside every output
 directory. `--logical-cpus N` splits the CPU into N devices first, for a
@@ -27,20 +27,20 @@ def main(argv):
     from keras_drnas import cli
 
     parser = argparse.ArgumentParser()
-    cli._search_parser(parser)
+    cli.search.add_arguments(parser)
     args = parser.parse_args(argv)
     args.space = "nas-bench-201"
-    search, _ = cli.run_search(args)
+    search, _ = cli.search.run(args)
     genotype_path = f"{results}.genotype.json"  # outside OUTPUT_DIR: a worker's is removed
     search.genotype().save(genotype_path)
     retrain_parser = argparse.ArgumentParser()
-    cli._retrain_parser(retrain_parser)
+    cli.retrain.add_arguments(retrain_parser)
     retrain_args = retrain_parser.parse_args([
         "--genotype", genotype_path, "--channels", "4", "--cells-per-stage", "1", "--retrain-epochs", "1",
         "--retrain-batch-size", "16", "--max-images", str(args.max_images), "--strategy", args.strategy,
         "--output-dir", os.path.join(args.output_dir, "retrain"), "--verbose", "0",
     ])
-    network, _ = cli.run_retrain(retrain_args)
+    network, _ = cli.retrain.run(retrain_args)
     np.savez(
         results,
         weights=np.array([w.numpy() for w in search.weights], dtype=object),

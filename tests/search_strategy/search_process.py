@@ -87,15 +87,18 @@ def main(argv):
     tf.config.experimental.enable_op_determinism()
 
     stages = ProgressiveLearning([Stage(2, 2, 5), Stage(2, 1, 3)], seed=0)
+    # A user's own fit: the checkpoint gives the supernet, the seed and the epoch to resume at, the
+    # stream its steps per epoch; no command-line code is involved.
     checkpoint = SearchCheckpoint(args.directory, save_freq=1, progressive=stages)
+    seed = 0 if checkpoint.seed is None else checkpoint.seed
     supernet = checkpoint.supernet() or kd.NASBench201Supernet(
-        channels=4, cells_per_stage=1, num_classes=2, partial_channels=2, seed=0)
+        channels=4, cells_per_stage=1, num_classes=2, partial_channels=2, seed=seed)
     search = compiled(supernet)
     train, validation = data()
-    pairs = search_pairs(train, validation, BATCH, 2, augment=True, seed=0, epochs=EPOCHS,
+    pairs = search_pairs(train, validation, BATCH, 2, augment=True, seed=seed, epochs=EPOCHS,
                          initial_epoch=checkpoint.initial_epoch)
-    history = search.fit(pairs, epochs=EPOCHS, steps_per_epoch=STEPS, verbose=0,
-                         callbacks=[stages, checkpoint, Markers(args.hang_at_epoch)])
+    assert pairs.steps_per_epoch == STEPS
+    history = search.fit(pairs, epochs=EPOCHS, verbose=0, callbacks=[stages, checkpoint, Markers(args.hang_at_epoch)])
     np.savez(
         args.results,
         weights=np.array([w.numpy() for w in search.weights], dtype=object),

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from keras_drnas.search_strategy import ArchitectureDistribution, DrNASCell
-from keras_drnas.search_strategy.distribution import log_concentration, sample_dirichlet, top_k_mask
+from keras_drnas.search_strategy.distribution import eta_to_log_concentration, sample_dirichlet, top_k_mask
 
 
 def closed_form_gradient(eta, c):
@@ -65,7 +65,7 @@ def test_gradient_matches_closed_form_for_small_concentrations(dtype):
     draws = 25_000  # independent samples of each edge's Dirichlet
     eta = tf.Variable(np.repeat(edges, draws, axis=0), dtype=dtype)
     with tf.GradientTape() as tape:
-        theta = sample_dirichlet(log_concentration(eta), tf.constant([1, 2], tf.int32))
+        theta = sample_dirichlet(eta_to_log_concentration(eta), tf.constant([1, 2], tf.int32))
         objective = tf.reduce_sum(theta * np.repeat(c, draws, axis=0))
     per_draw = tape.gradient(objective, eta).numpy().reshape(len(edges), draws, -1)
 
@@ -75,10 +75,27 @@ def test_gradient_matches_closed_form_for_small_concentrations(dtype):
     np.testing.assert_array_less(np.abs(estimate - expected), 4 * stderr + 1e-4)
     # The band resolves every gradient down to eta = -5 (about 0.003; a
     # floored sampler gives exactly 0 there, far outside it). At eta = -10
-    # the gradient (2e-5) is below what 25,000 draws resolve.
+    # the gradient (2e-5) is below what 25,000 draws resolve ...
     resolvable = (edges >= -5) & (np.abs(expected) > 1e-3)
     assert np.all(np.abs(expected[resolvable]) > 8 * stderr[resolvable])
     assert resolvable[edges == -5].all() and resolvable[edges == -3].all()
+
+    # ... so eta = -10 has an edge of its own: two ops, [-10, 0], costs far
+    # apart, 10^6 draws. Its gradient, (c_0 - mean c) / sum(beta) * beta_0 =
+    # 2.3e-4 (beta_0 = e^-10), comes from the ~beta_0 * 10^6 draws in which
+    # theta_0 is not ~0; the estimator's standard error is then about a
+    # tenth of it, and no absolute slack is allowed.
+    tiny_edge, tiny_c, tiny_draws = np.array([[-10.0, 0.0]]), np.array([[3.0, -2.0]]), 1_000_000
+    eta = tf.Variable(np.repeat(tiny_edge, tiny_draws, axis=0), dtype=dtype)
+    with tf.GradientTape() as tape:
+        theta = sample_dirichlet(eta_to_log_concentration(eta), tf.constant([3, 4], tf.int32))
+        objective = tf.reduce_sum(theta * np.repeat(tiny_c, tiny_draws, axis=0))
+    per_draw = tape.gradient(objective, eta).numpy().astype(np.float64)
+    expected = closed_form_gradient(tiny_edge, tiny_c)[0]
+    estimate, stderr = per_draw.mean(axis=0), per_draw.std(axis=0) / np.sqrt(tiny_draws)
+    print("eta = -10 edge: expected", expected, "estimate", estimate, "stderr", stderr)
+    assert abs(expected[0]) > 8 * stderr[0]  # resolved: a floor anywhere above eta = -10 is caught
+    np.testing.assert_array_less(np.abs(estimate - expected), 4 * stderr)
 
 
 def test_sample_mean_follows_small_concentrations():
@@ -111,7 +128,7 @@ def test_samples_and_gradients_finite_for_eta_in_minus_20_to_20(dtype):
     for seed in range(5):
         for op_mask in (None, mask):
             with tf.GradientTape() as tape:
-                theta = sample_dirichlet(log_concentration(eta), tf.constant([seed, 0]), mask=op_mask)
+                theta = sample_dirichlet(eta_to_log_concentration(eta), tf.constant([seed, 0]), mask=op_mask)
                 loss = tf.reduce_sum(theta * rng.normal(size=(247, 7)))
             gradient = tape.gradient(loss, eta).numpy()
             theta = theta.numpy()
@@ -131,7 +148,7 @@ def test_concentrations_down_to_the_limit_use_tfps_own_gamma_draw_and_gradient()
     eta = tf.Variable(np.random.default_rng(1).uniform(-2.99, 20, (14, 7)), dtype=tf.float64)
     assert eta.numpy().min() < -2.5 and np.mean(eta.numpy() < 0) > 0.05
     with tf.GradientTape(persistent=True) as tape:
-        ours = sample_dirichlet(log_concentration(eta), seed)
+        ours = sample_dirichlet(eta_to_log_concentration(eta), seed)
         beta = tf.where(eta > 0, eta + 1.0, tf.exp(tf.minimum(eta, 0.0)))
         gamma = tfp.distributions.Gamma(beta, rate=tf.ones((), tf.float64)).sample(seed=tfp.random.split_seed(seed)[0])
         tfps = gamma / tf.reduce_sum(gamma, axis=-1, keepdims=True)
@@ -187,7 +204,7 @@ def test_raw_tfp_float32_gradient_is_nan_for_small_concentrations():
     eta = tf.Variable(tf.fill((14, 7), -5.0))
     with tf.GradientTape(persistent=True) as tape:
         raw = tfp.distributions.Dirichlet(tf.exp(eta)).sample(seed=seed)
-        ours = sample_dirichlet(log_concentration(eta), seed)
+        ours = sample_dirichlet(eta_to_log_concentration(eta), seed)
         raw_loss = tf.reduce_sum(raw * tf.range(7, dtype=tf.float32))
         our_loss = tf.reduce_sum(ours * tf.range(7, dtype=tf.float32))
     assert not np.all(np.isfinite(tape.gradient(raw_loss, eta).numpy()))

@@ -59,7 +59,7 @@ def test_darts_samples_keep_two_edges_per_node_and_resume_keeps_records(tmp_path
     with open(path) as f:
         assert len(json.load(f)["1"]["sampled"]) == 3
     assert 0.0 <= logs["exploration_derived_accuracy"] <= 1.0
-    weights = genotype_op_weights(search.model.space, search.genotype())
+    weights = genotype_op_weights(search.supernet.space, search.genotype())
     assert set(weights) == {"normal", "reduce"}
     for matrix in weights.values():
         assert matrix.sum() == 4 and matrix.sum(axis=1).max() == 1  # two edges into each of 2 nodes

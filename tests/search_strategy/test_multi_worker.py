@@ -38,7 +38,7 @@ def _finish(processes, timeout=400):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    for p, (out, err) in zip(processes, outputs):
+    for p, (out, err) in zip(processes, outputs, strict=True):
         assert p.returncode == 0 and "DONE" in out, err[-3000:]
 
 
@@ -74,7 +74,8 @@ def test_two_workers_search_as_one_process_with_two_replicas(tmp_path):
         np.testing.assert_allclose(worker[key], chief[key], rtol=1e-6)
         np.testing.assert_allclose(one[key], chief[key], rtol=1e-6)
     assert list(chief["names"]) == list(worker["names"]) == list(one["names"])
-    for name, a, b, c in zip(chief["names"], chief["weights"], worker["weights"], one["weights"]):
+    assert len(chief["names"]) > 0
+    for name, a, b, c in zip(chief["names"], chief["weights"], worker["weights"], one["weights"], strict=True):
         np.testing.assert_allclose(c, a, rtol=1e-5, atol=1e-6, err_msg=name)
         if "moving_" not in name:  # batch-norm statistics are each replica's own; the chief's are kept
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=name)
@@ -83,7 +84,10 @@ def test_two_workers_search_as_one_process_with_two_replicas(tmp_path):
     # weights). Its initial weights come from Keras' global seed generator, whose state after a search
     # differs between a mirrored and a multi-worker process, so the one-process run is not compared here.
     np.testing.assert_allclose(worker["retrain_loss"], chief["retrain_loss"], rtol=1e-5)
-    for name, a, b in zip(chief["retrain_names"], chief["retrain_weights"], worker["retrain_weights"]):
+    # The same network on both workers (and, by name, in the one-process run): same weights, in order.
+    assert list(chief["retrain_names"]) == list(worker["retrain_names"]) == list(one["retrain_names"])
+    assert len(chief["retrain_names"]) > 0
+    for name, a, b in zip(chief["retrain_names"], chief["retrain_weights"], worker["retrain_weights"], strict=True):
         if "moving_" not in name:
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=name)
 

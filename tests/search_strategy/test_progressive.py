@@ -37,19 +37,34 @@ def test_two_stage_search_in_one_fit_call(tmp_path):
     search.build_for(pairs)
     eta_before = {}
 
+    eta_after = {}
+
     class Snapshot(keras.callbacks.Callback):
+        """Just before (end of epoch 2) and just after (begin of epoch 3, after
+        `progressive`, earlier in the list, pruned and widened) the switch:
+        no training or architecture step lies between the two."""
+
         def on_epoch_end(self, epoch, logs=None):
             if epoch == 2:
                 eta_before["value"] = search.architecture_variables[0].numpy().copy()
                 eta_before["step"] = int(search.optimizer.iterations.numpy())
                 eta_before["arch_m"] = [v.numpy().copy() for v in search.arch_optimizer.variables]
+                eta_before["learning_rate"] = float(search.optimizer.learning_rate)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 3:
+                eta_after["value"] = search.architecture_variables[0].numpy().copy()
+                eta_after["step"] = int(search.optimizer.iterations.numpy())
+                eta_after["arch_m"] = [v.numpy().copy() for v in search.arch_optimizer.variables]
+                eta_after["learning_rate"] = float(search.optimizer.learning_rate)
+                eta_after["partial_channels"] = search.supernet.partial_channels
 
     export = ExportDerived(str(tmp_path / "export"),
                            dict(channels=8, cells_per_stage=1, num_classes=4, input_shape=(8, 8, 3)),
                            inherit_weights=True, progressive=progressive)
     history = search.fit(pairs, epochs=6, verbose=0,
                          callbacks=[progressive, Snapshot(), GenotypeLogger(str(log), str(tmp_path / "tb")), export])
-    net = search.model
+    net = search.supernet
     assert net.partial_channels == 2
     assert all(e.partial_channels == 2 and len(e.candidate_ops) <= 3 for c in net.cells() for e in c.edges)
     assert all(sum(row) == 3 for row in net.normal_distribution.op_mask)
@@ -58,7 +73,22 @@ def test_two_stage_search_in_one_fit_call(tmp_path):
     kept = np.array(net.normal_distribution.op_mask)
     delta = np.abs(search.architecture_variables[0].numpy() - eta_before["value"])[kept]
     assert delta.max() < 0.05
+    # Across the switch itself (no step in between) eta is exactly what it was, kept entries included.
+    assert eta_after["partial_channels"] == 2 and kept.sum() < kept.size  # the snapshot is after the switch
+    np.testing.assert_array_equal(eta_after["value"][kept], eta_before["value"][kept])
+    np.testing.assert_array_equal(eta_after["value"], eta_before["value"])
+    # The architecture optimizer (Adam: step count, moments) is untouched by the switch.
+    assert len(eta_after["arch_m"]) == len(eta_before["arch_m"]) >= 3
+    assert int(eta_before["arch_m"][0]) == eta_before["step"]  # Adam took every step so far
+    for after, before in zip(eta_after["arch_m"], eta_before["arch_m"], strict=True):
+        np.testing.assert_array_equal(after, before)
+    assert any(np.abs(m).max() > 0 for m in eta_before["arch_m"][1:])  # there are moments to lose
     assert search.optimizer.iterations.numpy() == 2 * eta_before["step"]  # the schedule continues
+    # ... and so does the learning rate itself: the cosine (0.05 -> 0 over all 6 epochs) at the
+    # switch's global step, half-way, not its initial 0.05.
+    assert eta_after["step"] == eta_before["step"]
+    halfway = 0.05 * 0.5 * (1 + np.cos(np.pi * eta_before["step"] / (2 * eta_before["step"])))
+    np.testing.assert_allclose([eta_before["learning_rate"], eta_after["learning_rate"]], [halfway] * 2, rtol=1e-5)
     losses = history.history["loss"]
     assert losses[-1] < losses[3]  # still learning after the boundary
     assert losses[3] < losses[0]  # no restart from scratch
@@ -97,27 +127,27 @@ MIRRORED = textwrap.dedent(
     import keras
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     losses = {}
-    for shared_trace in (False, True):
+    for remat in (False, True):
         keras.utils.set_random_seed(0)
         with strategy.scope():
-            search = t._search(partial_channels=4, shared_trace=shared_trace)
+            search = t._search(partial_channels=4, remat=remat)
         assert search.distribute_strategy.num_replicas_in_sync == 2
         history = search.fit(t._pairs(), epochs=4, verbose=0,
                              callbacks=[ProgressiveLearning([Stage(2, 4, 5), Stage(2, 2, 3)], seed=0)])
-        net = search.model
+        net = search.supernet
         assert net.partial_channels == 2
         assert all(len(e.candidate_ops) <= 3 for c in net.cells() for e in c.edges)
         assert all(np.isfinite(history.history["loss"]))
         widened = [v for c in net.cells() for e in c.edges for v in e.weights]
         assert widened and all(type(v._value).__name__ == "MirroredVariable" for v in widened)
-        losses[shared_trace] = history.history["loss"] + history.history["arch_loss"]
-    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)  # one trace per cell shape changes nothing
+        losses[remat] = history.history["loss"] + history.history["arch_loss"]
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)  # recomputation changes nothing
     print("MIRRORED-OK", losses)
     """
 )
 
 
-def test_progressive_search_under_mirrored_strategy_with_and_without_shared_trace():
+def test_progressive_search_under_mirrored_strategy_with_and_without_remat():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     result = subprocess.run([sys.executable, "-c", MIRRORED, root], capture_output=True, text=True, timeout=600)
     assert "MIRRORED-OK" in result.stdout, result.stdout[-2000:] + result.stderr[-4000:]

@@ -3,6 +3,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy.special import digamma, gammaln
 
 import keras_drnas as kd
 from keras_drnas.utils import keras_compat
@@ -39,6 +40,32 @@ def test_anchor_gradient_is_lambda_times_eta():
     assert float(kl.anchor_loss()) >= 0.0
 
 
+def _kl_to_dirichlet_one(beta):
+    """KL(Dir(beta) || Dir(1)) per row, in closed form."""
+    total = beta.sum(axis=-1)
+    return (gammaln(total) - gammaln(beta).sum(axis=-1) - gammaln(beta.shape[-1])
+            + ((beta - 1.0) * (digamma(beta) - digamma(total)[..., None])).sum(axis=-1))
+
+
+@pytest.mark.parametrize("space", ["nas-bench-201", "darts"])
+def test_kl_anchor_is_lambda_times_closed_form_kl_summed_over_edges(space):
+    """anchor="kl": anchor_strength * sum over edges (of every cell type) of
+    KL(Dir(beta) || Dir(1)), beta = ELU(eta) + 1, at an eta far from 0."""
+    supernet = (kd.NASBench201Supernet(channels=4, cells_per_stage=1, seed=0) if space == "nas-bench-201"
+                else kd.DartsSupernet(channels=4, num_cells=3, seed=0))
+    kl = SearchModel(supernet, anchor="kl", anchor_strength=0.3)
+    rng = np.random.default_rng(0)
+    expected = 0.0
+    for variable in kl.architecture_variables:
+        eta = rng.uniform(-3.0, 3.0, variable.shape).astype("float32")
+        variable.assign(eta)
+        beta = np.where(eta > 0, eta.astype(np.float64) + 1.0, np.exp(eta.astype(np.float64)))
+        expected += _kl_to_dirichlet_one(beta).sum()
+    assert len(kl.architecture_variables) == (1 if space == "nas-bench-201" else 2)
+    assert expected > 1.0  # far from the anchor: a constant 0, or a KL of the wrong pair, is far off
+    np.testing.assert_allclose(float(kl.anchor_loss()), 0.3 * expected, rtol=1e-5)
+
+
 def test_arch_warmup_holds_architecture():
     search = compiled(kd.NASBench201Supernet(channels=4, cells_per_stage=1, seed=0), arch_warmup_epochs=1)
     pairs = tiny_pairs()
@@ -69,22 +96,37 @@ def test_digits_search_lowers_loss_and_moves_concentrations():
     history = search.fit(pairs, epochs=4, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] < 0.7 * losses[0]
-    beta = search.model.concentrations()["normal"]
+    beta = search.supernet.concentrations()["normal"]
     assert np.abs(beta - 1.0).max() > 0.02  # init is within 1e-3 * N(0, 1) of 1
     evaluation = search.evaluate(search_pairs((xv, yv), (xv, yv), 64).map(lambda t, v: t), verbose=0,
                                  return_dict=True)
     assert set(evaluation) == {"loss", "accuracy"} and evaluation["accuracy"] > 0.3
 
 
+@pytest.fixture
+def op_determinism():
+    """Op determinism on for one test, then back to what it was before (TF
+    exports only `enable_op_determinism`; its switch-off and query live in
+    tensorflow.python.framework.config)."""
+    from tensorflow.python.framework import config as tf_config
+
+    was_enabled = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    assert tf_config.is_op_determinism_enabled()
+    yield
+    if not was_enabled:
+        tf_config.disable_op_determinism()
+    assert tf_config.is_op_determinism_enabled() == was_enabled, "op determinism was not switched back off"
+
+
 def _search_once(seed):
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
     search = compiled(kd.NASBench201Supernet(channels=4, cells_per_stage=1, seed=seed))
     search.fit(tiny_pairs(seed=seed), epochs=2, verbose=0)
-    return search.genotype(), search.model.concentrations()["normal"]
+    return search.genotype(), search.supernet.concentrations()["normal"]
 
 
-def test_same_seed_same_genotype_and_concentrations():
+def test_same_seed_same_genotype_and_concentrations(op_determinism):
     g1, b1 = _search_once(3)
     g2, b2 = _search_once(3)
     assert g1 == g2
@@ -115,13 +157,13 @@ def test_mixed_precision_search_step_keeps_float32_architecture():
         assert np.isfinite(history.history["loss"][0]) and np.isfinite(history.history["arch_loss"][0])
         eta = search.architecture_variables[0]
         assert eta.dtype == "float32" and np.all(np.isfinite(eta.numpy()))
-        assert search.model.classifier.compute_dtype == "float32"
-        conv = [layer for layer in keras_compat.flatten_layers(search.model)
+        assert search.supernet.classifier.compute_dtype == "float32"
+        conv = [layer for layer in keras_compat.flatten_layers(search.supernet)
                 if isinstance(layer, keras.layers.Conv2D)][0]
         assert conv.compute_dtype == "bfloat16"
         # Evaluation uses the Dirichlet mean, computed from float32 concentrations.
         evaluation = search.evaluate(tiny_pairs().map(lambda train, val: train), verbose=0, return_dict=True)
         assert np.isfinite(evaluation["loss"])
-        np.testing.assert_allclose(search.model.expected_op_weights()["normal"].sum(axis=1), 1.0, rtol=1e-6)
+        np.testing.assert_allclose(search.supernet.expected_op_weights()["normal"].sum(axis=1), 1.0, rtol=1e-6)
     finally:
         keras.mixed_precision.set_global_policy("float32")

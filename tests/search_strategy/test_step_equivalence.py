@@ -36,12 +36,12 @@ def _eager_steps(search, pairs):
     for (x_train, y_train), (x_val, y_val) in pairs.take(STEPS):
         eta = search.architecture_variables
         with tf.GradientTape() as tape:
-            arch_loss = cross_entropy(y_val, search.model(x_val, training=True))
+            arch_loss = cross_entropy(y_val, search.supernet(x_val, training=True))
             total = arch_loss + 0.5 * search.anchor_strength * tf.add_n([tf.reduce_sum(v**2) for v in eta])
         search.arch_optimizer.apply_gradients(zip(tape.gradient(total, eta), eta))
         weights = search.weight_variables
         with tf.GradientTape() as tape:
-            loss = cross_entropy(y_train, search.model(x_train, training=True))
+            loss = cross_entropy(y_train, search.supernet(x_train, training=True))
         gradients = [g + search.weight_decay * v for g, v in zip(tape.gradient(loss, weights), weights)]
         search.optimizer.apply_gradients(zip(gradients, weights))
         losses.append((float(arch_loss), float(loss)))
