@@ -62,7 +62,7 @@ def main(argv=None):
     search.fit(pairs, epochs=args.search_epochs, verbose=0)
     result = kd.tuning.SearchResult.from_search(search, data.image_shape, data.num_classes, mean, std)
     settings = result.network_settings()
-    print(f"1. Searched {args.search_epochs} epochs; derived {result.genotype.compact()} "
+    print(f"1. Searched {args.search_epochs} epochs; derived {result.genotype.to_string()} "
           f"({kd.count_parameters(kd.build_network(result.genotype, **settings).model):,} parameters)")
 
     # A budget that about half of the learnt distribution meets: the median size of a few samples.

@@ -57,8 +57,8 @@ def main(argv=None):
         data.train, data.validation = data.train.take(64), data.validation.take(64)
     pairs = kd.data.search_pairs(data.train, data.validation, args.batch_size, data.num_classes,
                                  augment=args.data_dir is not None, seed=args.seed)
-    supernet = kd.DartsSupernet(channels=args.channels, num_cells=args.num_cells,
-                                intermediate_nodes=args.intermediate_nodes, num_classes=data.num_classes,
+    supernet = kd.DartsSupernet(channels=args.channels, num_cells=args.num_cells, num_classes=data.num_classes,
+                                space=kd.DARTS.with_intermediate_nodes(args.intermediate_nodes),
                                 partial_channels=stages[0].partial_channels, seed=args.seed)
     search = kd.SearchModel(supernet)
     search.compile(metrics=["accuracy"])

@@ -62,7 +62,7 @@ def main(argv=None):
     search.compile(metrics=["accuracy"])
     search.fit(pairs, epochs=args.search_epochs, verbose=0)
     genotype = search.genotype()
-    print(f"1. Searched {args.search_epochs} epochs: {genotype.compact()}")
+    print(f"1. Searched {args.search_epochs} epochs: {genotype.to_string()}")
 
     # 2. Retrain the derived network from scratch (normalization inside: it takes [0, 1] pixels).
     network = kd.build_network(genotype, channels=args.channels, cells_per_stage=args.cells_per_stage,

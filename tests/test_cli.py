@@ -22,7 +22,7 @@ def test_cli_search_on_an_image_folder(tmp_path, capsys, monkeypatch):
     assert code == 0 and determinism == []
     genotype = kd.Genotype.load(out / "genotype.json")
     assert genotype.space == "nas-bench-201"
-    assert genotype.to_nb201_string() in capsys.readouterr().out
+    assert genotype.to_string() in capsys.readouterr().out
     record = json.loads((out / "history.json").read_text())
     assert record["num_classes"] == 3 and record["image_shape"] == [16, 16, 3]
     assert len(record["history"]["loss"]) == 2

@@ -1,6 +1,6 @@
 """`keras-drnas`: search, retrain, export, tune and plot from the command line.
 
-    keras-drnas search                       # NB201 space on digits, ~1 minute
+    keras-drnas search                       # the default space on digits, ~1 minute
     keras-drnas search --space darts --data-dir cifar10-jpg --epochs 50
 
 One module per command: each adds its flags (`add_arguments`) and builds
@@ -28,8 +28,6 @@ def main(argv=None):
     for command in COMMANDS:
         command.add_arguments(commands.add_parser(command.NAME, help=command.HELP, formatter_class=HelpWithDefaults))
     args = parser.parse_args(argv)
-    if getattr(args, "space", None) == "nb201":
-        args.space = "nas-bench-201"
     run = {command.NAME: command.run for command in COMMANDS}[args.command]
     try:
         run(args)

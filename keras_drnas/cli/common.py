@@ -38,11 +38,30 @@ def strategy_arg(parser):
                         "every worker; only the chief keeps files)")
 
 
+def space_arg(parser):
+    from keras_drnas.search_space import DEFAULT_SPACE, get_space
+    from keras_drnas.utils.errors import InputError
+    from keras_drnas.search_strategy.supernet import supernet_spaces
+
+    def space(text):
+        try:
+            return get_space(text).name  # an alias such as nb201 becomes the space's name
+        except InputError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parser.add_argument("--space", type=space, default=DEFAULT_SPACE, choices=supernet_spaces(),
+                        help="the search space (a registered space name or alias)")
+
+
 def network_shape_args(parser, num_cells):
+    # Each space's network takes the arguments it knows and ignores the others.
     parser.add_argument("--channels", type=int, default=16, help="C, the channels of the first cells")
-    parser.add_argument("--cells-per-stage", type=int, default=5, help="NAS-Bench-201: the paper's N")
-    parser.add_argument("--num-cells", type=int, default=num_cells, help="DARTS: cells in all")
-    parser.add_argument("--stem", default="cifar", choices=["cifar", "imagenet"], help="DARTS stem")
+    parser.add_argument("--cells-per-stage", type=int, default=5,
+                        help="spaces of three stages: cells per stage, the paper's N")
+    parser.add_argument("--num-cells", type=int, default=num_cells,
+                        help="spaces with reduction cells: cells in all, reducing at 1/3 and 2/3")
+    parser.add_argument("--stem", default="cifar", choices=["cifar", "imagenet"],
+                        help="spaces with reduction cells: one conv (cifar) or three stride-2 convs (imagenet)")
 
 
 def load_search_data(args):
@@ -92,28 +111,28 @@ def distribution_strategy(name):
 _STRATEGIES = {}
 
 
+def replaced(args, **changes):
+    """A copy of the parsed flags `args` with `changes`; `args` is left as it was."""
+    return argparse.Namespace(**{**vars(args), **changes})
+
+
 @contextlib.contextmanager
 def worker_output(args, strategy):
-    """On the non-chief workers of a multi-worker run, the command writes
-    to a temporary OUTPUT_DIR (and --tensorboard) removed at the end, so
-    only the chief keeps files; the checkpoint is still read from the
-    chief's OUTPUT_DIR (on a file system every worker sees) to resume."""
+    """Yields the flags to run with: on the non-chief workers of a
+    multi-worker run, a temporary OUTPUT_DIR (and --tensorboard) removed at
+    the end, so only the chief keeps files; the checkpoint is still read
+    from the chief's OUTPUT_DIR (on a file system every worker sees) to resume."""
     from keras_drnas.search_strategy.workers import is_chief, writable_directory
 
     if is_chief(strategy) or getattr(args, "worker_output", False):
-        yield
+        yield args
         return
-    saved = dict(vars(args))
-    args.checkpoint_dir = getattr(args, "checkpoint_dir", None) or os.path.join(args.output_dir, "checkpoint")
+    checkpoint_dir = getattr(args, "checkpoint_dir", None) or os.path.join(args.output_dir, "checkpoint")
     with writable_directory(args.output_dir, strategy) as temporary:
-        args.output_dir, args.worker_output = temporary, True
-        if getattr(args, "tensorboard", None):
-            args.tensorboard = os.path.join(temporary, "tensorboard")
-        try:
-            yield
-        finally:
-            vars(args).clear()
-            vars(args).update(saved)
+        tensorboard = os.path.join(temporary, "tensorboard") if getattr(args, "tensorboard", None) else None
+        yield replaced(args, checkpoint_dir=checkpoint_dir, output_dir=temporary, worker_output=True,
+                       tensorboard=tensorboard)
+
 
 # The library's argument names in error messages, as this command's flags.
 FLAGS = {

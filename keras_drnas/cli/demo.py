@@ -6,7 +6,7 @@ import os
 import time
 
 from keras_drnas.cli import export, retrain, search
-from keras_drnas.cli.common import distribution_strategy, worker_output
+from keras_drnas.cli.common import distribution_strategy, replaced, worker_output
 
 NAME, HELP = "demo", "search, retrain and export in one go (digits by default)"
 
@@ -26,10 +26,10 @@ RANDOM_CELLS = 3  # the demo's baseline: cells drawn uniformly from the space
 def run(args):
     """The main job: a search on digits, its cell against a random cell of
     the space (both retrained the same way), the export, the pictures."""
-    args.overwrite = args.overwrite and not args.resume  # each demo starts fresh unless resumed
-    args.checkpoint_dir = os.path.join(args.output_dir, "search", "checkpoint")
-    with worker_output(args, distribution_strategy(args.strategy)):
-        _demo(args)
+    args = replaced(args, overwrite=args.overwrite and not args.resume,  # each demo starts fresh unless resumed
+                    checkpoint_dir=os.path.join(args.output_dir, "search", "checkpoint"))
+    with worker_output(args, distribution_strategy(args.strategy)) as worker_args:
+        _demo(worker_args)
 
 
 def _demo(args):
@@ -37,12 +37,9 @@ def _demo(args):
 
     start = time.perf_counter()
     base = args.output_dir
-    args.output_dir = os.path.join(base, "search")
-    searched, search_data = search.run(args)
-    _report_learning(searched, args.output_dir)
+    searched, search_data = search.run(replaced(args, output_dir=os.path.join(base, "search")))
+    _report_learning(searched, os.path.join(base, "search"))
 
-    args.stem = getattr(args, "stem", "cifar")
-    search_verbose, args.verbose = args.verbose, 0
     candidates = [("searched", "retrain", os.path.join(base, "search", "genotype.json"))]
     for k in range(RANDOM_CELLS):
         directory = os.path.join(base, f"random_{k}")
@@ -52,21 +49,18 @@ def _demo(args):
     print(f"\nRetraining the searched cell and {RANDOM_CELLS} random cells of the space, "
           f"same recipe, {args.retrain_epochs} epochs each")
     for name, folder, genotype in candidates:
-        args.genotype, args.output_dir = genotype, os.path.join(base, folder)
-        network, _ = retrain.run(args, search_data)
+        output_dir = os.path.join(base, folder)
+        network, _ = retrain.run(replaced(args, genotype=genotype, output_dir=output_dir, verbose=0), search_data)
         if name == "searched":
             searched_model = network.model
-        with open(os.path.join(args.output_dir, "retrain.json"), encoding="utf-8") as f:
+        with open(os.path.join(output_dir, "retrain.json"), encoding="utf-8") as f:
             accuracies[name] = json.load(f)["test_accuracy"]
-    args.verbose = search_verbose
     random_accuracies = [v for k, v in accuracies.items() if k != "searched"]
     print(f"\nTest accuracy: searched cell {accuracies['searched']:.4f}; random cells "
           f"{min(random_accuracies):.4f} to {max(random_accuracies):.4f} (mean {sum(random_accuracies) / RANDOM_CELLS:.4f})")
 
     print("\n--- Export ---")
-    args.output_dir = os.path.join(base, "export")
-    args.check_images = 200
-    export.run(args, searched_model, search_data)
+    export.run(replaced(args, output_dir=os.path.join(base, "export"), check_images=200), searched_model, search_data)
     print(f"\nDemo done in {time.perf_counter() - start:.0f} s. Files:")
     for part in ("search/genotype.json", "retrain/model.keras", "random_0/retrain.json", "export/model_float32.tflite",
                  "export/model_int8.tflite", "export/model_saved_model"):

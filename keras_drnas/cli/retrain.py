@@ -44,8 +44,8 @@ def run(args, search_data=None):
     """Builds the genotype's network, retrains it, writes model.keras and
     retrain.json (history and test accuracy). Returns (network, data)."""
     strategy = distribution_strategy(args.strategy)
-    with worker_output(args, strategy), strategy.scope():  # the network and its optimizer are made in it
-        return _retrain(args, search_data)
+    with worker_output(args, strategy) as worker_args, strategy.scope():  # the network and its optimizer are made in it
+        return _retrain(worker_args, search_data)
 
 
 def _retrain(args, search_data):
@@ -72,7 +72,7 @@ def _retrain(args, search_data):
     recipe = RetrainRecipe.cpu(args.retrain_epochs, augment)
     recipe = dataclasses.replace(recipe, batch_size=args.retrain_batch_size, learning_rate=args.retrain_learning_rate,
                                  cutout=args.cutout, drop_path=args.drop_path)
-    print(f"Retraining {genotype.compact()} ({count_parameters(network.model) / 1e6:.3f} M parameters, "
+    print(f"Retraining {genotype.to_string()} ({count_parameters(network.model) / 1e6:.3f} M parameters, "
           f"{count_flops(network.model) / 1e6:.2f} M multiply-adds) "
           f"for {recipe.epochs} epochs")
     start = time.perf_counter()

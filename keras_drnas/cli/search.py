@@ -12,6 +12,7 @@ from keras_drnas.cli.common import (
     distribution_strategy,
     load_search_data,
     network_shape_args,
+    space_arg,
     strategy_arg,
     worker_output,
 )
@@ -20,8 +21,7 @@ NAME, HELP = "search", "search an architecture"
 
 
 def add_arguments(parser):
-    parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "nb201", "darts"],
-                        help="the search space")
+    space_arg(parser)
     data_args(parser)
     parser.add_argument("--epochs", type=int,
                         help=f"epochs in all (default {SEARCH_EPOCHS}); with --progressive and no --stages, split "
@@ -34,7 +34,7 @@ def add_arguments(parser):
                         help="recompute each cell's activations in the backward pass: less activation memory, "
                              "a slower step (see the README's Speed and memory)")
     parser.add_argument("--relaxation", default="dirichlet", choices=["dirichlet", "softmax"],
-                        help="dirichlet: DrNAS; softmax: the plain DARTS baseline")
+                        help="dirichlet: DrNAS; softmax: the plain DARTS (the method) baseline")
     parser.add_argument("--anchor", default="l2", choices=["l2", "kl"],
                         help="l2: the paper's (lambda/2)||eta||^2; kl: KL(Dir(beta) || Dir(1)), an option of the code")
     parser.add_argument("--anchor-strength", type=float, default=1e-3, help="lambda")
@@ -50,7 +50,7 @@ def add_arguments(parser):
     parser.add_argument("--progressive", action="store_true",
                         help="search in stages: prune ops and widen partial channels between stages")
     parser.add_argument("--stages", help="progressive stages as epochs:partial_channels:ops_kept,... "
-                        "(default per space: NB201 50:4:5,50:2:3; DARTS 25:6:7,25:4:4; ImageNet stem 25:6:7,25:3:4)")
+                        "(default: the space's stages in the paper, e.g. 50:4:5,50:2:3)")
     parser.add_argument("--tensorboard", help="TensorBoard log directory (metrics, entropy, concentrations, genotype)")
     parser.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
                         help="draw the pictures into OUTPUT_DIR/plots when the search ends")
@@ -77,23 +77,20 @@ SEARCH_EPOCHS = 10
 
 def progressive_stages(args):
     """The --stages, or the space's default stages scaled to --epochs."""
-    from keras_drnas.search_strategy.progressive import DEFAULT_STAGES, Stage, scale_stages
+    from keras_drnas.search_strategy.progressive import Stage, default_stages, scale_stages
 
     if args.stages:
         return [Stage.parse(text) for text in args.stages.split(",")]
-    key = "imagenet" if args.space == "darts" and args.stem == "imagenet" else args.space
-    stages = DEFAULT_STAGES[key]
+    stages = default_stages(args.space, stem=args.stem)
     return list(stages if args.epochs is None else scale_stages(stages, args.epochs))
 
 
 def build_supernet(args, num_classes, partial_channels, seed):
-    from keras_drnas.search_strategy import DartsSupernet, NASBench201Supernet
+    from keras_drnas.search_strategy import build_supernet
 
-    common = dict(channels=args.channels, num_classes=num_classes, partial_channels=partial_channels,
-                  remat=args.remat, relaxation=args.relaxation, seed=seed)
-    if args.space == "darts":
-        return DartsSupernet(num_cells=args.num_cells, stem=args.stem, **common)
-    return NASBench201Supernet(cells_per_stage=args.cells_per_stage, **common)
+    return build_supernet(args.space, channels=args.channels, cells_per_stage=args.cells_per_stage,
+                          num_cells=args.num_cells, stem=args.stem, num_classes=num_classes,
+                          partial_channels=partial_channels, remat=args.remat, relaxation=args.relaxation, seed=seed)
 
 
 RESULT_FILES = ("genotype.json", "genotypes.jsonl", "concentrations.json", "history.json", "exploration.json", "plots")
@@ -103,8 +100,8 @@ def run(args):
     """Runs one search and writes genotype.json, concentrations.json and
     history.json to the output directory. Returns (search model, data)."""
     strategy = distribution_strategy(args.strategy)
-    with worker_output(args, strategy):
-        return _search(args, strategy)
+    with worker_output(args, strategy) as worker_args:
+        return _search(worker_args, strategy)
 
 
 def _search(args, strategy):
@@ -177,7 +174,7 @@ def _search(args, strategy):
         supernet = checkpoint.supernet() or build_supernet(args, search_data.num_classes, partial_channels, seed)
         search = SearchModel(supernet, anchor=args.anchor, anchor_strength=args.anchor_strength,
                              arch_warmup_epochs=args.arch_warmup_epochs)
-        defaults = search_defaults(supernet.space.name)
+        defaults = search_defaults(supernet.space)
         min_learning_rate = defaults["min_learning_rate"] if args.learning_rate is None else 0.0
         search.compile(
             optimizer=default_weight_optimizer(args.learning_rate or defaults["learning_rate"], min_learning_rate),

@@ -45,8 +45,7 @@ def write_plots(run_dir, output_dir=None):
     path = lambda name: os.path.join(output_dir, name)
     written = []
     if run.genotype is not None:
-        cell_types = ("normal",) if run.genotype.reduce is None else ("normal", "reduce")
-        for cell_type in cell_types:
+        for cell_type in run.genotype.search_space.cell_types:
             written += save_figure(cell_diagram(run.genotype, cell_type), path(f"cell_{cell_type}"), ("png", "svg"))
     if run.concentrations:
         written += save_figure(op_weight_heatmap(run.concentrations, run.genotype), path("op_weights"))

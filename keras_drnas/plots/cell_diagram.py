@@ -1,9 +1,9 @@
 """The derived cell as a graph: nodes and labelled op edges (paper Figures 2, 3).
 
-Drawn with matplotlib alone, so no graphviz binary is needed.
-NAS-Bench-201: nodes 0 (input) to 3 (output), one op per edge, `none`
-edges left out. DARTS: inputs c_{k-2}, c_{k-1}, intermediate nodes 2, 3,
-..., two op edges into each, and their concatenation, the output c_{k}.
+Drawn with matplotlib alone, so no graphviz binary is needed. Input nodes
+sit on the left (stacked when there are two), intermediate nodes in a row,
+zero-op edges are left out, and a cell that concatenates its nodes gets an
+output node fed by grey edges. Node labels are the space's `node_names`.
 """
 
 import numpy as np
@@ -11,7 +11,7 @@ from matplotlib.patches import Circle, FancyArrowPatch
 
 from keras_drnas.plots.run_files import cell_pairs
 from keras_drnas.plots.style import new_figure, op_color, styled
-from keras_drnas.search_space.spaces import DARTS, get_space
+from keras_drnas.search_space.ops import is_zero_op
 from keras_drnas.utils.errors import InputError
 
 NODE_RADIUS = 0.5  # data units; the figure is drawn at 0.62 inch per unit
@@ -72,23 +72,21 @@ def _same_direction(positions, edge, other):
 
 
 def _layout(space):
-    """{node: (x, y)}, {node: text}, {node: colour}, and the output node."""
-    if space.num_input_nodes == 1:
+    """{node: (x, y)}, {node: text}, {node: colour}, and the concatenated
+    output node (None when the last node is the output)."""
+    inputs = space.num_input_nodes
+    if inputs == 1:
         positions = {n: (SPACING * n, 0.0) for n in range(space.num_nodes)}
-        names = {n: str(n) for n in positions}
-        colors = {n: NODE_COLOR for n in positions}
-        colors[0], colors[space.num_nodes - 1] = INPUT_COLOR, OUTPUT_COLOR
-        return positions, names, colors, None
-    positions = {0: (0.0, 2.0), 1: (0.0, -2.0)}
-    for n in range(2, space.num_nodes):
-        positions[n] = (SPACING * (n - 1), 0.0)
-    output = space.num_nodes
-    positions[output] = (SPACING * (space.num_nodes - 1), 0.0)
-    names = {0: "$c_{k-2}$", 1: "$c_{k-1}$", output: "$c_{k}$"}
-    names.update({n: str(n) for n in range(2, space.num_nodes)})
+    else:
+        positions = {n: (0.0, 2.0 * (inputs - 1) - 4.0 * n) for n in range(inputs)}
+        positions.update({n: (SPACING * (n - inputs + 1), 0.0) for n in range(inputs, space.num_nodes)})
+    output = space.num_nodes if space.concatenates else None
+    if output is not None:
+        positions[output] = (SPACING * (space.num_nodes - inputs + 1), 0.0)
+    names = space.node_names()
     colors = {n: NODE_COLOR for n in positions}
-    colors[0] = colors[1] = INPUT_COLOR
-    colors[output] = OUTPUT_COLOR
+    colors.update({n: INPUT_COLOR for n in range(inputs)})
+    colors[space.num_nodes - 1 if output is None else output] = OUTPUT_COLOR
     return positions, names, colors, output
 
 
@@ -99,7 +97,7 @@ def _route(positions, edges, output):
     for src, dst, op in edges:
         start, end = positions[src], positions[dst]
         others = [p for n, p in positions.items() if n not in (src, dst)]
-        if output is None:  # NAS-Bench-201: sides alternate by source
+        if output is None:  # a chain of nodes: sides alternate by source
             sign = -1 if src % 2 == 0 else 1
         else:  # inputs bulge outwards; hops among intermediate nodes above, into the output below
             sign = {0: -1, 1: 1}.get(src, 1 if op is None else -1)
@@ -120,25 +118,22 @@ def cell_diagram(genotype, cell_type="normal", space=None):
 
     Args:
         genotype: a `Genotype`.
-        cell_type: `"normal"` or (DARTS) `"reduce"`.
+        cell_type: one of the space's cell types, `"normal"` or `"reduce"`.
         space: the `SearchSpace`, if the genotype's is customised (other ops
             or intermediate nodes); by default the genotype's own.
 
     Example:
     >>> from keras_drnas.search_space import Genotype
-    >>> g = Genotype.from_nb201_string(
-    ...     "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    >>> g = Genotype.from_string(
+    ...     "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|", "nb201")
     >>> [t.get_text() for t in cell_diagram(g).axes[0].texts if "_" in t.get_text()][:2]
     ['nor_conv_3x3', 'nor_conv_3x3']
     """
     if getattr(genotype, cell_type, None) is None:
         raise InputError(f"The {genotype.space} genotype has no {cell_type!r} cell; use 'normal' or 'reduce'.")
-    if space is None:
-        space = get_space(genotype.space)
-        if space is DARTS and genotype.intermediate_nodes != space.intermediate_nodes:
-            space = space.with_intermediate_nodes(genotype.intermediate_nodes)
+    space = space or genotype.search_space
     positions, names, colors, output = _layout(space)
-    edges = [(src, dst, op) for _, dst, src, op in cell_pairs(space, genotype, cell_type) if op != "none"]
+    edges = [(src, dst, op) for _, dst, src, op in cell_pairs(space, genotype, cell_type) if not is_zero_op(op)]
     if output is not None:
         concat = getattr(genotype, f"{cell_type}_concat")
         edges += [(node, output, None) for node in concat]
@@ -169,5 +164,8 @@ def cell_diagram(genotype, cell_type="normal", space=None):
     ax.set_ylim(*ylim)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title("NAS-Bench-201 cell" if output is None else f"DARTS {CELL_NAMES[cell_type]} cell")
+    title = space.display_name or space.name
+    if len(space.cell_types) > 1:
+        title += f" {CELL_NAMES.get(cell_type, cell_type)}"
+    ax.set_title(f"{title} cell")
     return figure

@@ -5,7 +5,7 @@ import json
 import os
 
 from keras_drnas.search_space.genotype import Genotype
-from keras_drnas.search_space.spaces import DARTS, NAS_BENCH_201, get_space
+from keras_drnas.search_space.space import get_space, space_names
 from keras_drnas.utils.errors import InputError
 
 GENOTYPE = "genotype.json"
@@ -91,35 +91,43 @@ def load_run(run_dir):
 
 def space_of(report, genotype=None):
     """The search space whose edges and ops are the rows and columns of a
-    concentration report (`{cell type: {"op_names", "concentration", ...}}`)."""
+    concentration report (`{cell type: {"op_names", "concentration", ...}}`):
+    the genotype's, or the registered space of those cell types and edges."""
     first = next(iter(report.values()))
-    num_edges = len(first["concentration"])
+    num_edges, num_ops = len(first["concentration"]), len(first["concentration"][0])
     if genotype is not None:
-        space = get_space(genotype.space)
-        if space is DARTS and genotype.intermediate_nodes != space.intermediate_nodes:
-            space = space.with_intermediate_nodes(genotype.intermediate_nodes)
-    elif num_edges == NAS_BENCH_201.num_edges and "reduce" not in report:
-        space = NAS_BENCH_201
+        candidates = [genotype.search_space]
     else:
-        space = _darts_with_edges(num_edges)
+        spaces = [get_space(name) for name in space_names()]
+        candidates = [_with_edges(s, num_edges) for s in spaces if set(report) <= set(s.cell_types)]
+        candidates = [s for s in candidates if s is not None] or [None]
+        if len(candidates) > 1:  # prefer the space of exactly these cell types
+            candidates = [s for s in candidates if set(s.cell_types) == set(report)] or candidates
+        if len(candidates) > 1:
+            raise InputError(f"Cells of {num_edges} edges fit the spaces {[s.name for s in candidates]}; "
+                             "pass the run's genotype to tell them apart.")
+    space = candidates[0]
+    if space is None:
+        raise InputError(f"Cannot tell the search space of a cell with {num_edges} edges.")
     if first.get("op_names") and tuple(first["op_names"]) != space.op_names:
         space = space.with_ops(first["op_names"])
-    if space.num_edges != num_edges or space.num_ops != len(first["concentration"][0]):
+    if space.num_edges != num_edges or space.num_ops != num_ops:
         raise InputError(
-            f"The concentrations are {num_edges} edges x {len(first['concentration'][0])} ops, which is not "
+            f"The concentrations are {num_edges} edges x {num_ops} ops, which is not "
             f"the {space.name} space of the genotype ({space.num_edges} x {space.num_ops})."
         )
     return space
 
 
-def _darts_with_edges(num_edges):
-    nodes, edges = 0, 0
-    while edges < num_edges:  # node k of a DARTS cell has k + 2 inputs
-        edges += nodes + 2
+def _with_edges(space, num_edges):
+    """`space` with as many intermediate nodes as give `num_edges` edges, or None."""
+    if space.num_edges == num_edges or not space.configurable_nodes:
+        return space if space.num_edges == num_edges else None
+    nodes = 1
+    while space.with_intermediate_nodes(nodes).num_edges < num_edges:
         nodes += 1
-    if edges != num_edges:
-        raise InputError(f"Cannot tell the search space of a cell with {num_edges} edges.")
-    return DARTS.with_intermediate_nodes(nodes) if nodes != DARTS.intermediate_nodes else DARTS
+    candidate = space.with_intermediate_nodes(nodes)
+    return candidate if candidate.num_edges == num_edges else None
 
 
 def edge_labels(space):
@@ -129,9 +137,4 @@ def edge_labels(space):
 
 def cell_pairs(space, genotype, cell_type):
     """`(row, destination node, source node, op)` of each edge a genotype keeps."""
-    kept = space.edges_kept_per_node
-    found = []
-    for k, (op, src) in enumerate(getattr(genotype, cell_type)):
-        dst = space.edges[k][0] if kept is None else space.num_input_nodes + k // kept
-        found.append((space.edges.index((dst, src)), dst, src, op))
-    return found
+    return space.kept_edges(getattr(genotype, cell_type))

@@ -1,9 +1,10 @@
 """Genotypes: the discrete architecture derived from a search.
 
-A genotype lists, for every node of a cell, the chosen `(op, input node)`
-pairs. NAS-Bench-201 genotypes have one pair per edge (six, `none` allowed);
-DARTS genotypes keep two pairs per intermediate node for a normal and a
-reduction cell, plus the nodes concatenated into the cell output.
+A genotype lists, for every cell type of its space (`normal`, and
+`reduce` where the space has reduction cells), the chosen `(op, input
+node)` pairs, plus the nodes concatenated into the output of cells that
+concatenate. What a valid cell is, and the genotype's one-line string, are
+the space's (`SearchSpace.check_cell`, `SearchSpace.to_string`).
 
 Genotypes are saved as JSON (never pickle or eval) and validated on load:
 a document from outside either loads into a genotype that saves back to the
@@ -13,35 +14,28 @@ same JSON, or raises `GenotypeError` (naming the file, when loading one).
 import dataclasses
 import json
 import os
-import re
 import reprlib
 
 import numpy as np
 
-from keras_drnas.search_space.ops import OP_NAMES
-from keras_drnas.search_space.spaces import NAS_BENCH_201, SearchSpace, get_space
+from keras_drnas.search_space.space import GenotypeError, SearchSpace, get_space, space_names
 from keras_drnas.utils.errors import InputError
 from keras_drnas.utils.files import atomic_write_text
 
 FORMAT = "keras-drnas-genotype"
 VERSION = 1
-# Every key a genotype document may hold; any other key (a typo such as
-# "reduce_concta") is an error rather than silently ignored.
-KEYS = ("format", "version", "space", "normal", "reduce", "normal_concat", "reduce_concat", "nb201_string")
+# Every key a genotype document may hold, besides its space's `string_key`;
+# any other key (a typo such as "reduce_concta") is an error rather than
+# silently ignored.
+KEYS = ("format", "version", "space", "normal", "reduce", "normal_concat", "reduce_concat")
 # Node indices are small: longer numbers in a file are mistakes, and Python
 # refuses to parse integers of more than 4300 digits anyway.
 MAX_DIGITS = 9
 # A genotype file is a few KB; reading stops here (e.g. at /dev/zero).
 MAX_FILE_CHARS = 1 << 20
-# ASCII digits only (str.isdigit also accepts '²' and '٣'), written as the
-# benchmark writes them (no leading zeros), so a parsed string prints back equal.
-_NB201_ITEM = re.compile(rf"([a-z0-9_]+)~(0|[1-9][0-9]{{0,{MAX_DIGITS - 1}}})", re.ASCII)
 _short = reprlib.Repr()  # error messages quote bounded excerpts of the input
 _short.maxstring = _short.maxother = 80
-
-
-class GenotypeError(InputError):
-    """A genotype (or a genotype file) that does not describe a valid cell."""
+CELL_FIELDS = ("reduce", "normal_concat", "reduce_concat")
 
 
 def _is_int(value):
@@ -83,19 +77,19 @@ class Genotype:
     """A derived architecture.
 
     Args:
-        space: `"nas-bench-201"` or `"darts"`.
-        normal: `(op, input_node)` pairs of the (normal) cell. NAS-Bench-201:
-            six pairs in edge order 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2.
-            DARTS: two pairs per intermediate node 2, 3, ...
-        reduce: DARTS only, the pairs of the reduction cell.
-        normal_concat, reduce_concat: DARTS only, the nodes concatenated
-            into the cell output (default: all intermediate nodes).
+        space: the name of a registered search space (or the space).
+        normal: `(op, input_node)` pairs of the (normal) cell, as the
+            space's `check_cell` describes them.
+        reduce: the pairs of the reduction cell, in spaces that have one.
+        normal_concat, reduce_concat: the nodes concatenated into the cell
+            output, in spaces whose cells concatenate (default: every
+            intermediate node).
 
     Example:
-    >>> g = Genotype.from_nb201_string(
+    >>> g = Genotype.from_string(
     ...     "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|"
-    ...     "+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
-    >>> g.to_nb201_string() == str(g).splitlines()[-1]
+    ...     "+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|", "nas-bench-201")
+    >>> g.to_string() == str(g).splitlines()[-1]
     True
     """
 
@@ -107,153 +101,83 @@ class Genotype:
 
     def __post_init__(self):
         if not isinstance(self.space, (str, SearchSpace)):
-            raise GenotypeError(f"space must be 'nas-bench-201' or 'darts', got {_short.repr(self.space)}.")
+            raise GenotypeError(f"space must be the name of a search space, got {_short.repr(self.space)}.")
         try:
             space = get_space(self.space)
-        except ValueError:
-            raise GenotypeError(
-                f"Unknown search space {_short.repr(self.space)}. Use 'nas-bench-201' (or 'nb201') or 'darts'."
-            ) from None
+        except InputError as error:
+            raise GenotypeError(str(error)) from None
         set_ = lambda name, value: object.__setattr__(self, name, value)
         set_("space", space.name)
-        set_("normal", _as_pairs(self.normal, "normal"))
-        if space.name == NAS_BENCH_201.name:
-            extra = [name for name in ("reduce", "normal_concat", "reduce_concat") if getattr(self, name) is not None]
-            if extra:
+        unused = [name for name in CELL_FIELDS if getattr(self, name) is not None
+                  and (name.split("_")[0] not in space.cell_types or (name.endswith("_concat") and not space.concatenates))]
+        if unused:
+            raise GenotypeError(f"A {space.name} genotype has no {', '.join(unused)}; drop {', '.join(unused)}.")
+        for cell_type in space.cell_types:
+            pairs = getattr(self, cell_type)
+            if pairs is None and cell_type != "normal":
+                raise GenotypeError(f"A {space.name} genotype needs a {cell_type!r} cell as well as 'normal'.")
+            pairs = _as_pairs(pairs, cell_type)
+            nodes = space.check_cell(pairs, cell_type)
+            if cell_type != "normal" and nodes != self.intermediate_nodes:
                 raise GenotypeError(
-                    f"A NAS-Bench-201 genotype has one cell with a fixed output node; drop {', '.join(extra)}."
+                    f"normal and {cell_type} cells must have the same number of edges, got "
+                    f"{len(self.normal)} and {len(pairs)}."
                 )
-            self._check_nb201()
-        else:
-            if self.reduce is None:
-                raise GenotypeError("A DARTS genotype needs a 'reduce' cell as well as 'normal'.")
-            set_("reduce", _as_pairs(self.reduce, "reduce"))
-            for cell in ("normal", "reduce"):
-                self._check_darts_cell(cell)
+            set_(cell_type, pairs)
+            if cell_type == "normal":
+                set_("_cell_nodes", nodes)
+            if space.concatenates:
+                concat = getattr(self, f"{cell_type}_concat")
+                concat = None if concat is None else _as_nodes(concat, f"{cell_type}_concat")
+                set_(f"{cell_type}_concat", space.check_concat(concat, nodes, cell_type))
 
     @property
     def intermediate_nodes(self):
         """Intermediate nodes per cell."""
-        return 3 if self.space == NAS_BENCH_201.name else len(self.normal) // 2
+        return self._cell_nodes
 
-    def _check_op(self, op, cell, allowed):
-        if op not in allowed:
-            raise GenotypeError(
-                f"{cell}: unknown op {_short.repr(op)} for the {self.space} space. "
-                f"Allowed: {', '.join(allowed)}."
-            )
+    @property
+    def search_space(self):
+        """The genotype's `SearchSpace` (with its default ops)."""
+        return get_space(self.space).with_intermediate_nodes(self.intermediate_nodes)
 
-    def _check_nb201(self):
-        edges = NAS_BENCH_201.edges
-        if len(self.normal) != len(edges):
-            raise GenotypeError(
-                f"A NAS-Bench-201 genotype has {len(edges)} edges, got {len(self.normal)}."
-            )
-        for (op, src), (dst, expected) in zip(self.normal, edges):
-            self._check_op(op, "normal", NAS_BENCH_201.op_names)
-            if src != expected:
-                raise GenotypeError(
-                    f"NAS-Bench-201 edges must come in the order 1<-0, 2<-0, 2<-1, "
-                    f"3<-0, 3<-1, 3<-2; edge into node {dst} lists input node {src}, "
-                    f"expected {expected}."
-                )
-
-    def _check_darts_cell(self, cell):
-        pairs = getattr(self, cell)
-        if len(pairs) % 2 or not pairs:
-            raise GenotypeError(
-                f"{cell}: a DARTS cell keeps exactly 2 input edges per node, so "
-                f"the edge count must be even and positive (8 for 4 nodes), got {len(pairs)}."
-            )
-        steps = len(pairs) // 2
-        if cell == "reduce" and steps != self.intermediate_nodes:
-            raise GenotypeError(
-                f"normal and reduce cells must have the same number of edges, got "
-                f"{len(self.normal)} and {len(pairs)}."
-            )
-        allowed = tuple(o for o in OP_NAMES if o != "none")
-        for k, (op, src) in enumerate(pairs):
-            node = 2 + k // 2
-            self._check_op(op, cell, allowed)
-            if not 0 <= src < node:
-                raise GenotypeError(
-                    f"{cell}: node {node} takes input node {src}, but a node can "
-                    f"only read nodes 0..{node - 1} (0 and 1 are the cell inputs)."
-                )
-        concat_name = f"{cell}_concat"
-        concat = getattr(self, concat_name)
-        concat = tuple(range(2, 2 + steps)) if concat is None else _as_nodes(concat, concat_name)
-        if not concat or len(set(concat)) != len(concat) or any(not 0 <= n < 2 + steps for n in concat):
-            raise GenotypeError(
-                f"{concat_name} must name distinct nodes among 0..{steps + 1}, got {_short.repr(list(concat))}."
-            )
-        object.__setattr__(self, concat_name, concat)
-
-    # NAS-Bench-201 strings -------------------------------------------------
-
-    def to_nb201_string(self):
-        """The benchmark's `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` form."""
-        if self.space != NAS_BENCH_201.name:
-            raise GenotypeError("Only NAS-Bench-201 genotypes have a benchmark string.")
-        nodes, k = [], 0
-        for node in range(1, NAS_BENCH_201.num_nodes):
-            nodes.append("|" + "|".join(f"{op}~{src}" for op, src in self.normal[k : k + node]) + "|")
-            k += node
-        return "+".join(nodes)
+    def to_string(self):
+        """One line: the space's string form (NAS-Bench-201: the benchmark's)."""
+        return get_space(self.space).to_string(self)
 
     @classmethod
-    def from_nb201_string(cls, text):
-        """Parses `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` (ASCII digits only)."""
+    def from_string(cls, text, space):
+        """The genotype of `to_string` text in `space`."""
         if not isinstance(text, str):
-            raise GenotypeError(f"A NAS-Bench-201 string must be a str, got {type(text).__name__}.")
-        nodes = text.strip().split("+")
-        if len(nodes) != NAS_BENCH_201.num_nodes - 1:
-            raise GenotypeError(
-                f"A NAS-Bench-201 string has {NAS_BENCH_201.num_nodes - 1} '+'-separated nodes, "
-                f"got {len(nodes)}: {_short.repr(text)}."
-            )
-        pairs = []
-        for node, node_text in enumerate(nodes, 1):
-            if not (len(node_text) > 1 and node_text.startswith("|") and node_text.endswith("|")):
-                raise GenotypeError(f"Not a NAS-Bench-201 string (node {_short.repr(node_text)}): {_short.repr(text)}.")
-            items = node_text[1:-1].split("|")
-            if len(items) != node:
-                raise GenotypeError(
-                    f"Node {node} of a NAS-Bench-201 string takes {node} inputs, got {_short.repr(node_text)}."
-                )
-            for item in items:
-                match = _NB201_ITEM.fullmatch(item)
-                if not match:
-                    raise GenotypeError(
-                        f"Expected 'op~input' (an op name and an input node number) in a NAS-Bench-201 string, "
-                        f"got {_short.repr(item)}."
-                    )
-                pairs.append((match[1], int(match[2])))
-        return cls(NAS_BENCH_201.name, pairs)
+            raise GenotypeError(f"A genotype string must be a str, got {type(text).__name__}.")
+        space = get_space(space)
+        return cls(space.name, **space.parse(text))
 
     # JSON -----------------------------------------------------------------
 
     def to_dict(self):
         data = {"format": FORMAT, "version": VERSION, "space": self.space}
-        data["normal"] = [list(p) for p in self.normal]
-        if self.space == NAS_BENCH_201.name:
-            data["nb201_string"] = self.to_nb201_string()
-        else:
-            data["normal_concat"] = list(self.normal_concat)
-            data["reduce"] = [list(p) for p in self.reduce]
-            data["reduce_concat"] = list(self.reduce_concat)
+        space = get_space(self.space)
+        for cell_type in space.cell_types:
+            data[cell_type] = [list(p) for p in getattr(self, cell_type)]
+            if space.concatenates:
+                data[f"{cell_type}_concat"] = list(getattr(self, f"{cell_type}_concat"))
+        if space.string_key:
+            data[space.string_key] = self.to_string()
         return data
 
     @classmethod
     def from_dict(cls, data):
         """A genotype from `to_dict` output; `format`, `version`, the concat
-        lists and `nb201_string` are optional, unknown keys are errors."""
+        lists and the space's string are optional, unknown keys are errors."""
         if not isinstance(data, dict):
             raise GenotypeError(f"A genotype must be a JSON object, got {type(data).__name__}.")
-        unknown = [key for key in data if key not in KEYS]
+        string_keys = {space.string_key for space in map(get_space, space_names()) if space.string_key}
+        unknown = [key for key in data if key not in KEYS and key not in string_keys]
         if unknown:
             raise GenotypeError(
-                f"Unknown genotype keys {_short.repr(unknown)}; a genotype has only {', '.join(KEYS)}."
+                f"Unknown genotype keys {_short.repr(unknown)}; a genotype has only "
+                f"{', '.join(KEYS + tuple(sorted(string_keys)))}."
             )
         if data.get("format", FORMAT) != FORMAT:
             raise GenotypeError(f"Not a keras-drnas genotype (format {_short.repr(data.get('format'))}).")
@@ -277,10 +201,13 @@ class Genotype:
             data.get("normal_concat"),
             data.get("reduce_concat"),
         )
-        if "nb201_string" in data and genotype.space != NAS_BENCH_201.name:
-            raise GenotypeError("Only NAS-Bench-201 genotypes have an 'nb201_string'; drop it.")
-        if "nb201_string" in data and cls.from_nb201_string(data["nb201_string"]) != genotype:
-            raise GenotypeError("'nb201_string' disagrees with 'normal'; fix or drop one of them.")
+        space = get_space(genotype.space)
+        for key in string_keys & set(data):
+            if key != space.string_key:
+                owners = [s.display_name or s.name for s in map(get_space, space_names()) if s.string_key == key]
+                raise GenotypeError(f"Only {' and '.join(owners)} genotypes have an {key!r}; drop it.")
+            if cls.from_string(data[key], space) != genotype:
+                raise GenotypeError(f"{key!r} disagrees with the cells; fix or drop one of them.")
         return genotype
 
     def to_json(self):
@@ -325,29 +252,5 @@ class Genotype:
         except GenotypeError as error:
             raise GenotypeError(f"{path}: {error}") from None
 
-    def compact(self):
-        """One line: the NAS-Bench-201 string, or both DARTS cells as op~input."""
-        if self.space == NAS_BENCH_201.name:
-            return self.to_nb201_string()
-        return "  ".join(
-            f"{cell}: " + " ".join(f"{op}~{src}" for op, src in getattr(self, cell)) for cell in ("normal", "reduce")
-        )
-
     def __str__(self):
-        if self.space == NAS_BENCH_201.name:
-            lines = ["NAS-Bench-201 cell:"]
-            lines += [f"  node {dst} <- {op}(node {src})" for (op, src), (dst, _) in zip(self.normal, NAS_BENCH_201.edges)]
-            lines.append(self.to_nb201_string())
-            return "\n".join(lines)
-        lines = []
-        for cell in ("normal", "reduce"):
-            lines.append(f"DARTS {cell} cell (output: concat of nodes {list(getattr(self, cell + '_concat'))}):")
-            pairs = getattr(self, cell)
-            for k in range(0, len(pairs), 2):
-                inputs = " + ".join(f"{op}({_node_name(src)})" for op, src in pairs[k : k + 2])
-                lines.append(f"  node {2 + k // 2} = {inputs}")
-        return "\n".join(lines)
-
-
-def _node_name(node):
-    return {0: "c_{k-2}", 1: "c_{k-1}"}.get(node, f"node {node}")
+        return get_space(self.space).describe(self)

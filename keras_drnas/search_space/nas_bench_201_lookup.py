@@ -24,7 +24,7 @@ import math
 import os
 
 from keras_drnas.search_space.genotype import Genotype, GenotypeError
-from keras_drnas.search_space.spaces import NAS_BENCH_201
+from keras_drnas.search_space.nas_bench_201 import NAS_BENCH_201
 from keras_drnas.utils.errors import InputError
 
 ARCH_COLUMN = "arch"
@@ -87,7 +87,7 @@ class NASBench201Table:
             if len(row) != len(header):
                 raise InputError(f"{path}, line {line}: {len(row)} cells, but the header has {len(header)}.")
             try:
-                arch = Genotype.from_nb201_string(row[arch_at]).to_nb201_string()
+                arch = Genotype.from_string(row[arch_at], NAS_BENCH_201).to_string()
             except GenotypeError as error:
                 raise InputError(f"{path}, line {line}: {error}") from None
             if arch in scores:
@@ -133,7 +133,7 @@ class NASBench201Table:
 
     def _arch(self, genotype):
         if isinstance(genotype, str):
-            genotype = Genotype.from_nb201_string(genotype)
+            genotype = Genotype.from_string(genotype, NAS_BENCH_201)
         if not isinstance(genotype, Genotype):
             raise GenotypeError(f"Expected a Genotype or a benchmark string, got {type(genotype).__name__}.")
         if genotype.space != NAS_BENCH_201.name:
@@ -141,7 +141,7 @@ class NASBench201Table:
                 f"NAS-Bench-201 tables score NAS-Bench-201 cells, but the genotype is of the {genotype.space} "
                 "space; search with the nas-bench-201 space to look it up."
             )
-        return genotype.to_nb201_string()
+        return genotype.to_string()
 
     def __contains__(self, genotype):
         return self.query(self._arch(genotype)) is not None

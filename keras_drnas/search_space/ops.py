@@ -25,6 +25,8 @@ from keras import layers
 
 from keras_drnas.utils.errors import InputError
 
+ZERO_OP = "none"
+
 # PyTorch's default conv init (kaiming_uniform, a=sqrt(5)) as in the reference.
 CONV_INIT = {
     "class_name": "VarianceScaling",
@@ -159,7 +161,7 @@ def _skip(channels, stride, affine, name):
 
 # name -> builder(channels, stride, affine, name, pool_bn)
 _BUILDERS = {
-    "none": lambda c, s, a, n, pb: zero(s, n),
+    ZERO_OP: lambda c, s, a, n, pb: zero(s, n),
     "skip_connect": lambda c, s, a, n, pb: _skip(c, s, a, n),
     "nor_conv_1x1": lambda c, s, a, n, pb: relu_conv_bn(c, 1, s, a, n),
     "nor_conv_3x3": lambda c, s, a, n, pb: relu_conv_bn(c, 3, s, a, n),
@@ -172,6 +174,12 @@ _BUILDERS = {
 }
 
 OP_NAMES = tuple(_BUILDERS)
+
+
+def is_zero_op(name):
+    """Whether `name` is the op that outputs zeros: it is never built in a
+    mixed op, never drawn, and a space that chooses edges never keeps it."""
+    return name == ZERO_OP
 
 
 def check_op_name(name):

@@ -9,12 +9,12 @@ from keras_drnas.search_strategy.distribution import ArchitectureDistribution
 from keras_drnas.search_strategy.genotype_logger import GenotypeLogger
 from keras_drnas.search_strategy.mixed_op import DirichletMixedOp
 from keras_drnas.search_strategy.nas_bench_201_supernet import NASBench201Supernet
-from keras_drnas.search_strategy.progressive import DEFAULT_STAGES, ProgressiveLearning, Stage
+from keras_drnas.search_strategy.progressive import ProgressiveLearning, Stage, default_stages
 from keras_drnas.search_strategy.search_model import SearchModel
-from keras_drnas.search_strategy.supernet import Supernet
+from keras_drnas.search_strategy.supernet import Supernet, build_supernet, register_supernet
 
 __all__ = [
-    "ArchitectureDistribution", "DEFAULT_STAGES", "DartsSupernet", "DirichletMixedOp", "DrNASCell",
-    "GenotypeLogger", "NASBench201Supernet", "ProgressiveLearning", "SearchCheckpoint", "SearchModel", "Stage",
-    "Supernet",
+    "ArchitectureDistribution", "DartsSupernet", "DirichletMixedOp", "DrNASCell", "GenotypeLogger",
+    "NASBench201Supernet", "ProgressiveLearning", "SearchCheckpoint", "SearchModel", "Stage", "Supernet",
+    "build_supernet", "default_stages", "register_supernet",
 ]

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_drnas.search_space.nas_bench_201 import NAS_BENCH_201
 from keras_drnas.utils.errors import InputError
 
 
@@ -34,7 +35,7 @@ class BenchmarkLogger(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         space = self.model.genotype().space  # fails before the first epoch if the search cannot be looked up
-        if space != "nas-bench-201":
+        if space != NAS_BENCH_201.name:
             raise InputError(
                 f"BenchmarkLogger looks genotypes up in NAS-Bench-201, but this search is in the {space} space."
             )

@@ -1,10 +1,11 @@
-"""Search cells: a DAG of Dirichlet mixed ops, in either search space."""
+"""Search cells: a DAG of Dirichlet mixed ops, wired as their space says."""
 
 import keras
 import tensorflow as tf
 
 from keras_drnas.search_space.ops import factorized_reduce, relu_conv_bn
-from keras_drnas.search_space.spaces import space_config, space_from_config
+from keras_drnas.search_space import DEFAULT_SPACE
+from keras_drnas.search_space.space import get_space
 from keras_drnas.search_strategy.distribution import full_mask, owned_distribution, validate_mask
 from keras_drnas.search_strategy.fused_ops import moving_statistics_frozen
 from keras_drnas.search_strategy.mixed_op import DirichletMixedOp, apply_layer, channel_shuffle, check_partial_channels
@@ -13,7 +14,7 @@ from keras_drnas.utils.errors import InputError
 
 @keras.saving.register_keras_serializable(package="keras_drnas")
 class DrNASCell(keras.layers.Layer):
-    """One searchable cell of the NAS-Bench-201 or DARTS space.
+    """One searchable cell of a search space (NAS-Bench-201, DARTS, ...).
 
     NAS-Bench-201: one input with `channels` channels, 4 nodes, 6 edges; a
     node sums its incoming edges and node 3 is the output.
@@ -30,11 +31,12 @@ class DrNASCell(keras.layers.Layer):
     to every cell of the same type, as the reference code does.
 
     Args:
-        space: `"nas-bench-201"`, `"darts"` or a `SearchSpace`.
+        space: a `SearchSpace`, its name or its config.
         channels: channels of every node (C).
-        reduction: DARTS only, whether this cell halves the resolution.
-        reduction_prev: DARTS only, whether c_{k-2} is at twice the
-            resolution of c_{k-1} (the previous cell reduced).
+        reduction: whether this cell halves the resolution (spaces with
+            reduction cells).
+        reduction_prev: two-input cells only: whether c_{k-2} is at twice
+            the resolution of c_{k-1} (the previous cell reduced).
         partial_channels: the paper's K: every edge mixes its ops on C/K
             of the channels.
         op_mask: edges x ops booleans, False for pruned ops.
@@ -54,7 +56,7 @@ class DrNASCell(keras.layers.Layer):
 
     def __init__(
         self,
-        space="nas-bench-201",
+        space=DEFAULT_SPACE,
         channels=16,
         reduction=False,
         reduction_prev=False,
@@ -68,15 +70,14 @@ class DrNASCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.space = space_from_config(space)
+        self.space = get_space(space)
         self.channels = int(channels)
         self.reduction = bool(reduction)
         self.reduction_prev = bool(reduction_prev)
-        if self.space.num_input_nodes == 1 and (self.reduction or self.reduction_prev):
-            raise InputError(
-                "NAS-Bench-201 cells never reduce; the supernet reduces with "
-                "residual blocks between stages."
-            )
+        if self.reduction and "reduce" not in self.space.cell_types:
+            raise InputError(f"{self.space.name} cells never reduce; the network reduces between them.")
+        if self.reduction_prev and not self.takes_two_inputs:
+            raise InputError(f"reduction_prev is for two-input cells; a {self.space.name} cell takes one input.")
         check_partial_channels(self.channels, partial_channels)
         self.partial_channels = int(partial_channels)
         self.op_mask = validate_mask(
@@ -96,7 +97,9 @@ class DrNASCell(keras.layers.Layer):
         self.edges = []
 
     @property
-    def is_darts(self):
+    def takes_two_inputs(self):
+        """Cells of two inputs `[c_{k-2}, c_{k-1}]` preprocess each to
+        `channels` (DARTS); one-input cells take it as it is."""
         return self.space.num_input_nodes == 2
 
     @property
@@ -107,7 +110,7 @@ class DrNASCell(keras.layers.Layer):
         shapes = self._input_shapes(input_shape)
         if self.distribution is not None:
             self.distribution.build()
-        if self.is_darts:
+        if self.takes_two_inputs:
             (prev_prev, prev) = shapes
             first = (
                 factorized_reduce(prev_prev[-1], self.channels, False, "preprocess0")
@@ -126,7 +129,7 @@ class DrNASCell(keras.layers.Layer):
                 stride=stride,
                 partial_channels=self.partial_channels,
                 affine=False,
-                pool_bn=self.is_darts,
+                pool_bn=self.space.pool_batch_norm,
                 op_mask=self.op_mask[row],
                 own_concentration=False,
                 name=f"edge_{dst}_{src}",
@@ -136,17 +139,17 @@ class DrNASCell(keras.layers.Layer):
         self.built = True
 
     def _input_shapes(self, input_shape):
-        if self.is_darts:
+        if self.takes_two_inputs:
             if not (isinstance(input_shape, (list, tuple)) and len(input_shape) == 2
                     and isinstance(input_shape[0], (list, tuple))):
                 raise InputError(
-                    "A DARTS cell takes two inputs [c_{k-2}, c_{k-1}], got input "
+                    f"A {self.space.name} cell takes two inputs [c_{{k-2}}, c_{{k-1}}], got input "
                     f"shape {input_shape}."
                 )
             return [tuple(s) for s in input_shape]
         if len(input_shape) != 4 or input_shape[-1] not in (None, self.channels):
             raise InputError(
-                f"A NAS-Bench-201 cell with channels={self.channels} takes "
+                f"A {self.space.name} cell with channels={self.channels} takes "
                 f"(batch, height, width, {self.channels}) inputs, got {tuple(input_shape)}."
             )
         return [tuple(input_shape)]
@@ -176,7 +179,7 @@ class DrNASCell(keras.layers.Layer):
                     "`op_weights` (edges x ops) when calling it."
                 )
             op_weights = self.distribution.op_weights(training=training)
-        inputs = list(inputs) if self.is_darts else [inputs]
+        inputs = list(inputs) if self.takes_two_inputs else [inputs]
         if not (self.remat and training):
             return self._forward(inputs, op_weights, training)
         traced = []
@@ -190,7 +193,7 @@ class DrNASCell(keras.layers.Layer):
         return keras.remat(forward)(*inputs, op_weights)
 
     def _forward(self, inputs, op_weights, training):
-        if self.is_darts:
+        if self.takes_two_inputs:
             nodes = [apply_layer(p, x, training) for p, x in zip(self.preprocess, inputs)]
         else:
             nodes = list(inputs)
@@ -228,7 +231,7 @@ class DrNASCell(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            space=space_config(self.space),
+            space=self.space.config(),
             channels=self.channels,
             reduction=self.reduction,
             reduction_prev=self.reduction_prev,

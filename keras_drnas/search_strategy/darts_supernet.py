@@ -3,24 +3,24 @@
 import keras
 from keras import layers
 
-from keras_drnas.search_space.skeletons import check_stem, darts_stem, reduction_cells, stem_downsampling
-from keras_drnas.search_space.spaces import DARTS
+from keras_drnas.search_space.darts import DARTS, check_stem, reduction_cells, stem_downsampling, stems
 from keras_drnas.search_strategy.cell import DrNASCell
-from keras_drnas.search_strategy.supernet import Supernet, check_image_shape, check_positive
+from keras_drnas.search_strategy.supernet import Supernet, check_image_shape, check_positive, register_supernet
 
 
+@register_supernet(DARTS.name)
 @keras.saving.register_keras_serializable(package="keras_drnas")
 class DartsSupernet(Supernet):
     """The DARTS-space search network (normal and reduction cells).
 
     Args:
         num_cells: total cells (proxy 8; CIFAR direct search 20).
-        intermediate_nodes: nodes per cell (4; the reference code's `steps`).
         stem: `"cifar"` (one conv, `stem_multiplier` x C channels) or
             `"imagenet"` (three stride-2 convs, inputs a multiple of 32).
         stem_multiplier: width of the CIFAR stem in units of C.
-        op_names: candidate ops (default: the seven of the reference code).
         op_mask: `{"normal": mask, "reduce": mask}` for a pruned search.
+        space: the cells' space (default: DARTS with the reference code's
+            seven ops and four intermediate nodes, its `steps`).
         **kwargs: `channels` (C of the first cells: proxy 16, direct search
             36 / 48), `num_classes`, `partial_channels`, `remat`,
             `relaxation`, `inference`, `seed`: see `Supernet`.
@@ -31,22 +31,18 @@ class DartsSupernet(Supernet):
     (2, 10)
     """
 
-    def __init__(self, num_cells=8, intermediate_nodes=4, stem="cifar", stem_multiplier=3, op_names=None,
-                 op_mask=None, **kwargs):
-        super().__init__(**kwargs)
-        space = DARTS if op_names is None else DARTS.with_ops(op_names)
-        if intermediate_nodes != space.intermediate_nodes:
-            space = space.with_intermediate_nodes(intermediate_nodes)
-        self.space = space
+    arguments = ("num_cells", "stem", "stem_multiplier", "op_mask")
+
+    def __init__(self, num_cells=8, stem="cifar", stem_multiplier=3, op_mask=None, space=DARTS, **kwargs):
+        super().__init__(space, **kwargs)
         self.num_cells = int(num_cells)
-        self.intermediate_nodes = int(intermediate_nodes)
         check_positive(num_cells=self.num_cells)
         self.stem = check_stem(stem)
         self.stem_multiplier = int(stem_multiplier)
         op_mask = op_mask or {}
         self.normal_distribution = self.make_distribution("normal", op_mask.get("normal"), 0)
         self.reduce_distribution = self.make_distribution("reduce", op_mask.get("reduce"), 1)
-        self.stem_layers = darts_stem(stem, self.channels, self.stem_multiplier)
+        self.stem_layers = stems(stem, self.channels, self.stem_multiplier)
         reductions = reduction_cells(self.num_cells)
         width = self.channels
         reduction_prev = stem == "imagenet"
@@ -82,7 +78,7 @@ class DartsSupernet(Supernet):
         return {"normal": self.normal_distribution, "reduce": self.reduce_distribution}
 
     def call(self, inputs, training=None):
-        check_image_shape(inputs, self.downsampling, "The DARTS supernet")
+        check_image_shape(inputs, self.downsampling, f"The {self.space.name} supernet")
         weights = {k: d.op_weights(training=training) for k, d in self.distributions().items()}
         s0 = self.stem_layers[0](inputs, training=training)
         s1 = self.stem_layers[1](s0, training=training) if len(self.stem_layers) > 1 else s0
@@ -91,11 +87,20 @@ class DartsSupernet(Supernet):
             s0, s1 = s1, out
         return self.classifier(self.head(s1))
 
+    def inheritable_layers(self, genotype):
+        pairs = [(stem.name, stem) for stem in self.stem_layers] + [("classifier", self.classifier)]
+        for cell in self.cell_layers:
+            pairs += [(f"{cell.name}_{p.name}", p) for p in cell.preprocess]
+            kept = self.space.kept_edges(genotype.reduce if cell.reduction else genotype.normal)
+            for k, (row, node, _, op_name) in enumerate(kept):
+                pairs += [(f"{cell.name}_node_{node}_{k % 2}_{op_name}", op)
+                          for op in cell.edges[row].candidate_ops if op.name == op_name]
+        return pairs
+
     def get_config(self):
         config = super().get_config()
         config.update(
             num_cells=self.num_cells,
-            intermediate_nodes=self.intermediate_nodes,
             stem=self.stem,
             stem_multiplier=self.stem_multiplier,
             op_mask={k: d.op_mask for k, d in self.distributions().items()},

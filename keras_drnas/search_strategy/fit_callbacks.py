@@ -28,4 +28,4 @@ class GenotypeHistory(keras.callbacks.Callback):
             return
         self.model.genotype_history.append(genotype)
         if self.params.get("verbose"):
-            print(f"epoch {epoch + 1} genotype: {genotype.compact()}")
+            print(f"epoch {epoch + 1} genotype: {genotype.to_string()}")

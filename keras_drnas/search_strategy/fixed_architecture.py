@@ -55,7 +55,7 @@ def check_supernet(search, owner):
     supernet = getattr(search, "supernet", None)
     if not isinstance(supernet, Supernet):
         raise InputError(
-            f"{owner} works on a SearchModel around a NASBench201Supernet or DartsSupernet, "
+            f"{owner} works on a SearchModel around a supernet (see build_supernet), "
             f"got {type(supernet).__name__}."
         )
     return supernet
@@ -81,20 +81,14 @@ def fixed_op_weights(distributions, op_weights):
 
 def cell_edges(space, pairs):
     """(row of the architecture matrix, op column) of each genotype pair."""
-    kept = space.edges_kept_per_node
-    found = []
-    for k, (op, src) in enumerate(pairs):
-        dst = space.edges[k][0] if kept is None else space.num_input_nodes + k // kept
-        found.append((space.edges.index((dst, src)), space.op_names.index(op)))
-    return found
+    return [(row, space.op_names.index(op)) for row, _, _, op in space.kept_edges(pairs)]
 
 
 def genotype_op_weights(space, genotype):
     """{cell type: edges x ops float32 one-hot weights} of a genotype: 1 on
-    each kept (edge, op), rows of dropped DARTS edges all 0."""
-    cell_types = ("normal",) if genotype.reduce is None else ("normal", "reduce")
+    each kept (edge, op), rows of edges the genotype drops all 0."""
     weights = {}
-    for cell_type in cell_types:
+    for cell_type in space.cell_types:
         matrix = np.zeros((space.num_edges, space.num_ops), np.float32)
         for row, column in cell_edges(space, getattr(genotype, cell_type)):
             matrix[row, column] = 1.0

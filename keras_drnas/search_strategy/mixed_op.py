@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from keras_drnas.search_space.ops import check_op_name, create_op
+from keras_drnas.search_space.ops import check_op_name, create_op, is_zero_op
 from keras_drnas.search_strategy import fused_ops
 from keras_drnas.search_strategy.distribution import owned_distribution
 from keras_drnas.search_strategy.widening import widen_weights
@@ -148,7 +148,7 @@ class DirichletMixedOp(keras.layers.Layer):
 
     def _create_ops(self):
         for column, (name, on) in enumerate(zip(self.op_names, self.op_mask)):
-            if on and name != "none":
+            if on and not is_zero_op(name):
                 self.candidate_ops.append(
                     create_op(name, self.op_channels, self.stride, self.affine, self.pool_bn)
                 )

@@ -4,20 +4,16 @@ the weight optimizer follows a pruned and widened supernet."""
 import keras
 import tensorflow as tf
 
-from keras_drnas.search_space.spaces import DARTS, NAS_BENCH_201
+from keras_drnas.search_space.space import SearchSpace
 from keras_drnas.search_strategy.widening import take
 from keras_drnas.utils import keras_compat
 
-# The reference code's learning rates per search space (paper, Appendix).
-SEARCH_DEFAULTS = {
-    NAS_BENCH_201.name: dict(learning_rate=0.025, min_learning_rate=1e-3, arch_learning_rate=3e-4),
-    DARTS.name: dict(learning_rate=0.1, min_learning_rate=0.0, arch_learning_rate=6e-4),
-}
 
 
-def search_defaults(space_name):
-    """The learning rates for a space (NAS-Bench-201's for other models)."""
-    return SEARCH_DEFAULTS.get(space_name, SEARCH_DEFAULTS[NAS_BENCH_201.name])
+def search_defaults(space):
+    """The reference code's learning rates for a `SearchSpace` (paper,
+    Appendix); the base class's, NAS-Bench-201's, for models without one."""
+    return dict((space if isinstance(space, SearchSpace) else SearchSpace).search_learning_rates)
 
 
 @keras.saving.register_keras_serializable(package="keras_drnas")

@@ -6,7 +6,7 @@ import numbers
 
 import keras
 
-from keras_drnas.search_space.spaces import DARTS, NAS_BENCH_201
+from keras_drnas.search_space.space import get_space
 from keras_drnas.utils.errors import InputError
 
 
@@ -53,12 +53,16 @@ class Stage:
         return cls(*(int(p) for p in parts))
 
 
-# The paper's stages (section 3 and its appendix) per search space.
-DEFAULT_STAGES = {
-    DARTS.name: (Stage(25, 6, 7), Stage(25, 4, 4)),
-    "imagenet": (Stage(25, 6, 7), Stage(25, 3, 4)),
-    NAS_BENCH_201.name: (Stage(50, 4, 5), Stage(50, 2, 3)),
-}
+def default_stages(space, **network_kwargs):
+    """The paper's stages (section 3 and its appendix) for `space`, as its
+    reference code runs them on a network built with `network_kwargs`
+    (e.g. `stem="imagenet"`).
+
+    Example:
+    >>> [str(s) for s in default_stages("darts")]
+    ['25:6:7', '25:4:4']
+    """
+    return tuple(Stage(*stage) for stage in get_space(space).stages(**network_kwargs))
 
 
 def scale_stages(stages, epochs):
@@ -66,7 +70,7 @@ def scale_stages(stages, epochs):
     keeps at least one epoch, and its partial channels and ops kept).
 
     Example:
-    >>> [str(s) for s in scale_stages(DEFAULT_STAGES["nas-bench-201"], 6)]
+    >>> [str(s) for s in scale_stages(default_stages("nas-bench-201"), 6)]
     ['3:4:5', '3:2:3']
     """
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < len(stages):
@@ -154,7 +158,7 @@ class ProgressiveLearning(keras.callbacks.Callback):
         supernet = getattr(self.model, "supernet", None)
         if not hasattr(supernet, "widen"):
             raise InputError(
-                "ProgressiveLearning needs a SearchModel around a supernet (NASBench201Supernet, DartsSupernet)."
+                "ProgressiveLearning needs a SearchModel around a supernet (see build_supernet)."
             )
         if self.current is not None:  # resumed: the supernet is already in this stage
             return

@@ -136,7 +136,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         Adam (betas 0.5, 0.999) with the reference code's learning rates for
         the model's search space, and sparse categorical cross-entropy on logits.
         """
-        defaults = search_defaults(getattr(getattr(self.supernet, "space", None), "name", None))
+        defaults = search_defaults(getattr(self.supernet, "space", None))
         with self.distribute_strategy.scope():  # both optimizers' variables must be distributed
             if optimizer is None:
                 optimizer = default_weight_optimizer(defaults["learning_rate"], defaults["min_learning_rate"])

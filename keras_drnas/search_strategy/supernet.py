@@ -9,10 +9,56 @@ import keras
 import numpy as np
 
 from keras_drnas.search_space.derivation import derive_genotype
+from keras_drnas.search_space.space import get_space, space_names
 from keras_drnas.search_strategy.cell import DrNASCell
 from keras_drnas.search_strategy.distribution import owned_distribution
 from keras_drnas.utils import keras_compat
 from keras_drnas.utils.errors import InputError
+
+
+_SUPERNETS = {}  # space name -> Supernet subclass
+
+
+def register_supernet(space_name):
+    """Class decorator: the supernet `build_supernet` makes for the search
+    space named `space_name` (one supernet class may serve several spaces)."""
+    def register(cls):
+        _SUPERNETS[get_space(space_name).name] = cls
+        return cls
+    return register
+
+
+def build_supernet(space, **kwargs):
+    """The supernet of `space` (a name, config or `SearchSpace`).
+
+    Keyword arguments are the supernet's (see `Supernet` and the space's
+    supernet class); those only another registered space's supernet takes
+    (e.g. `cells_per_stage` for a DARTS search) are ignored, so one set of
+    settings serves every space.
+
+    Example:
+    >>> net = build_supernet("nb201", channels=8, cells_per_stage=1, num_cells=3, seed=0)
+    >>> type(net).__name__
+    'NASBench201Supernet'
+    """
+    space = get_space(space)
+    if space.name not in _SUPERNETS:
+        raise InputError(
+            f"No supernet is registered for the {space.name} space; decorate one with "
+            f"@register_supernet({space.name!r})."
+        )
+    cls = _SUPERNETS[space.name]
+    known = {name for other in _SUPERNETS.values() for name in other.arguments} | set(Supernet.arguments)
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise InputError(f"build_supernet got unknown arguments {unknown}; it takes {', '.join(sorted(known))}.")
+    taken = set(cls.arguments) | set(Supernet.arguments)
+    return cls(space=space, **{k: v for k, v in kwargs.items() if k in taken})
+
+
+def supernet_spaces():
+    """Names of the spaces `build_supernet` can search."""
+    return [name for name in space_names() if name in _SUPERNETS]
 
 
 def check_image_shape(inputs, downsampling, model_name):
@@ -54,10 +100,13 @@ class Supernet(keras.Model):
     """Common API of the supernets: distributions, genotype, pruning, and
     the arguments every supernet takes.
 
-    Subclasses set `space` and create their distributions with
-    `make_distribution` in `__init__`, after calling this one.
+    Subclasses create their distributions with `make_distribution` in
+    `__init__`, after calling this one, and list their own keyword
+    arguments in `arguments`.
 
     Args:
+        space: the `SearchSpace` (or its name or config), with the ops to
+            search (`SearchSpace.with_ops`).
         channels: C, the width of the first cells (16).
         num_classes: classifier outputs (10).
         partial_channels: the paper's K: every edge mixes its ops on C/K of
@@ -67,11 +116,12 @@ class Supernet(keras.Model):
         relaxation, inference, seed: see `ArchitectureDistribution`.
     """
 
-    space = None
+    arguments = ("channels", "num_classes", "partial_channels", "remat", "relaxation", "inference", "seed")
 
-    def __init__(self, channels=16, num_classes=10, partial_channels=1, remat=False, relaxation="dirichlet",
+    def __init__(self, space, channels=16, num_classes=10, partial_channels=1, remat=False, relaxation="dirichlet",
                  inference="mean", seed=None, **kwargs):
         super().__init__(**kwargs)
+        self.space = get_space(space)
         self.channels = int(channels)
         self.num_classes = int(num_classes)
         self.partial_channels = int(partial_channels)
@@ -84,10 +134,10 @@ class Supernet(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(
+            space=self.space.config(),
             channels=self.channels,
             num_classes=self.num_classes,
             partial_channels=self.partial_channels,
-            op_names=list(self.space.op_names),
             remat=self.remat,
             relaxation=self.relaxation,
             inference=self.inference,
@@ -139,6 +189,12 @@ class Supernet(keras.Model):
             pairs += cell.widen(partial_channels, rng)
         self.partial_channels = int(partial_channels)
         return pairs
+
+    def inheritable_layers(self, genotype):
+        """(layer name in the space's evaluation network of `genotype`,
+        supernet layer computing the same thing) pairs, for
+        `inherit_supernet_weights`."""
+        raise NotImplementedError(f"{type(self).__name__} names no layers for a derived network to inherit.")
 
     @staticmethod
     def cell_type(cell):

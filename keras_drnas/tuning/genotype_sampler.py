@@ -4,16 +4,14 @@ The paper (section 2.2) notes that a search learns a distribution, not one
 architecture, and that it "can be used to find architectures under resource
 restrictions in a post search phase". A sample draws op weights
 theta ~ Dir(beta / temperature) on every edge and derives a genotype from
-them exactly as the search derives its own from the Dirichlet mean: the op
-of largest weight per edge, and in the DARTS space the two strongest
-incoming edges of every node, never `none`.
+them exactly as the search derives its own from the Dirichlet mean, by
+the space's rule (`SearchSpace.derive_cell`).
 """
 
 import numpy as np
 
 from keras_drnas.search_space.derivation import derive_genotype
-from keras_drnas.search_space.genotype import Genotype, GenotypeError
-from keras_drnas.search_space.spaces import NAS_BENCH_201
+from keras_drnas.search_space.genotype import Genotype
 from keras_drnas.utils.errors import InputError
 
 
@@ -68,21 +66,10 @@ class GenotypeSampler:
 
 def genotype_value(genotype):
     """A genotype as the one-line text a trial's hyperparameters hold
-    (`Genotype.compact()`; keras-tuner values are plain strings and numbers)."""
-    return genotype.compact()
+    (`Genotype.to_string()`; keras-tuner values are plain strings and numbers)."""
+    return genotype.to_string()
 
 
 def genotype_from_value(space, text):
     """The genotype of `genotype_value` text, in `space`."""
-    if space.name == NAS_BENCH_201.name:
-        return Genotype.from_nb201_string(text)
-    cells = {}
-    for part in str(text).split("  "):
-        cell_type, _, pairs = part.partition(": ")
-        try:
-            cells[cell_type] = [(op, int(src)) for op, _, src in (item.partition("~") for item in pairs.split())]
-        except ValueError:
-            raise GenotypeError(f"Not a compact DARTS genotype: {text!r}.") from None
-    if set(cells) != {"normal", "reduce"}:
-        raise GenotypeError(f"A compact DARTS genotype names a normal and a reduce cell, got {text!r}.")
-    return Genotype(space.name, cells["normal"], cells["reduce"])
+    return Genotype.from_string(text, space)

@@ -7,7 +7,8 @@ import keras
 import keras_tuner
 
 from keras_drnas.data.pairs import as_dataset
-from keras_drnas.derived_model.network import DerivedNetwork, build_network
+from keras_drnas.derived_model.network import build_network
+from keras_drnas.search_space.derived_network import DerivedNetwork
 from keras_drnas.derived_model.recipe import RetrainRecipe
 from keras_drnas.derived_model.retrain import compile_for_retraining, training_batches
 from keras_drnas.tuning.genotype_sampler import genotype_from_value

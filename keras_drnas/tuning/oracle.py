@@ -19,7 +19,7 @@ class DirichletOracle(keras_tuner.Oracle):
     """Samples genotypes from learnt concentrations, rejects those over a
     budget, and hands the rest to the tuner as trials.
 
-    Each trial's hyperparameters are `genotype` (its `Genotype.compact()`
+    Each trial's hyperparameters are `genotype` (its `Genotype.to_string()`
     text) and the candidate's measured cost beside it (`parameters`,
     `multiply_adds` and, under a latency limit, `latency_ms`), so
     `results_summary()` shows what every trained network costs. Every

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from keras_drnas.search_space.genotype import Genotype
-from keras_drnas.search_space.spaces import space_from_config
+from keras_drnas.search_space.space import get_space
 from keras_drnas.utils.errors import InputError
 
 GENOTYPE = "genotype.json"
@@ -117,15 +117,14 @@ def _read_json(path):
 def _learnt_distribution(report, genotype, path):
     """The space, concentrations and masks of a concentration report, checked
     against the genotype's space (`path` names the report in messages)."""
-    cell_types = ("normal",) if genotype.reduce is None else ("normal", "reduce")
+    cell_types = get_space(genotype.space).cell_types
     if not isinstance(report, dict) or any(not isinstance(report.get(t), dict) for t in cell_types):
         raise InputError(f"{path} must hold {{cell type: {{op_names, concentration, op_mask}}}} for "
                          f"{' and '.join(cell_types)} cells.")
     op_names = report["normal"].get("op_names")
     if not op_names:
         raise InputError(f"{path} names no op_names; it must come from a supernet search.")
-    space = space_from_config({"name": genotype.space, "op_names": op_names,
-                               "intermediate_nodes": genotype.intermediate_nodes})
+    space = get_space({"name": genotype.space, "op_names": op_names, "intermediate_nodes": genotype.intermediate_nodes})
     concentrations, op_masks = {}, {}
     for cell_type in cell_types:
         entry = report[cell_type]

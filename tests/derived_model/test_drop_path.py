@@ -2,12 +2,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_drnas.derived_model import DropPathSchedule, darts_network
+from keras_drnas.derived_model import DropPathSchedule
+from keras_drnas.search_space import DARTS
 from keras_drnas.presets import DRNAS_CIFAR10
 
 
 def test_drop_path_rate_rises_linearly_and_reaches_the_compiled_step():
-    net = darts_network(DRNAS_CIFAR10, channels=4, num_cells=3, input_shape=(8, 8, 3), drop_path=0.3)
+    net = DARTS.build_network(DRNAS_CIFAR10, channels=4, num_cells=3, input_shape=(8, 8, 3), drop_path=0.3)
     model = net.model
     model.compile(keras.optimizers.SGD(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     seen = []

@@ -10,9 +10,8 @@ from keras_drnas.derived_model import build_network
 from keras_drnas.derived_model.export import export_all, run_tflite, to_tflite
 
 
-NB201 = Genotype.from_nb201_string(
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
-)
+NB201 = Genotype.from_string(
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|", "nb201")
 
 
 @pytest.fixture(scope="module")

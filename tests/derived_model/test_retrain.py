@@ -4,13 +4,13 @@ import numpy as np
 import tensorflow as tf
 
 from keras_drnas.data import load_digits
-from keras_drnas.derived_model import RetrainRecipe, build_network, darts_network, retrain
+from keras_drnas.derived_model import RetrainRecipe, build_network, retrain
 from keras_drnas.derived_model.retrain import test_accuracy as accuracy_of, training_batches
 from keras_drnas.presets import DRNAS_CIFAR10
-from keras_drnas.search_space import Genotype
+from keras_drnas.search_space import DARTS, Genotype
 
-NB201 = Genotype.from_nb201_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|"
-                                   "nor_conv_3x3~1|nor_conv_1x1~2|")
+NB201 = Genotype.from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|"
+                                   "nor_conv_3x3~1|nor_conv_1x1~2|", "nb201")
 
 
 def test_retraining_on_digits_learns():
@@ -27,7 +27,7 @@ def test_retraining_on_digits_learns():
 
 
 def test_auxiliary_head_and_label_smoothing_are_wired():
-    network = darts_network(DRNAS_CIFAR10, channels=4, num_cells=3, input_shape=(32, 32, 3), auxiliary=True)
+    network = DARTS.build_network(DRNAS_CIFAR10, channels=4, num_cells=3, input_shape=(32, 32, 3), auxiliary=True)
     recipe = dataclasses.replace(RetrainRecipe.cpu(epochs=1), batch_size=8, cutout=8, label_smoothing=0.1)
     rng = np.random.default_rng(0)
     data = tf.data.Dataset.from_tensor_slices(

@@ -11,6 +11,8 @@ from keras_drnas.search_strategy.exploration import ExplorationRecorder
 from keras_drnas.utils.files import atomic_write_text
 from tests.helpers import compiled, tiny_pairs
 
+SMALL_DARTS = kd.DARTS.with_ops(["max_pool_3x3", "skip_connect", "sep_conv_3x3"]).with_intermediate_nodes(2)
+
 
 def _write_results(run, search, history):
     search.genotype().save(str(run / "genotype.json"))
@@ -42,8 +44,7 @@ def darts_run(tmp_path_factory):
     full space takes minutes to trace), stepped eagerly, one step an epoch,
     with the callbacks driven by hand, and one op pruned on every edge."""
     run = tmp_path_factory.mktemp("darts_run")
-    supernet = kd.DartsSupernet(channels=4, num_cells=3, intermediate_nodes=2, seed=0,
-                                op_names=["max_pool_3x3", "skip_connect", "sep_conv_3x3"])
+    supernet = kd.DartsSupernet(channels=4, num_cells=3, seed=0, space=SMALL_DARTS)
     search = compiled(supernet, arch_learning_rate=0.05)
     pairs = tiny_pairs(n=32, batch_size=8)
     search.build_for(pairs)

@@ -24,7 +24,7 @@ def test_nas_bench_201_cell_labels_every_op_but_none(nb201_run, tmp_path):
 
 
 def test_none_edges_are_left_out():
-    genotype = Genotype.from_nb201_string("|none~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|avg_pool_3x3~2|")
+    genotype = Genotype.from_string("|none~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|avg_pool_3x3~2|", "nb201")
     assert sorted(t for t in _labels(cell_diagram(genotype)) if not t.isdigit()) == [
         "avg_pool_3x3", "nor_conv_3x3", "skip_connect"]
 
@@ -41,6 +41,6 @@ def test_darts_cells_show_inputs_two_edges_per_node_and_the_output(darts_run, tm
 
 
 def test_a_missing_cell_type_is_explained():
-    genotype = Genotype.from_nb201_string("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    genotype = Genotype.from_string("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "nb201")
     with pytest.raises(InputError, match="no 'reduce' cell"):
         cell_diagram(genotype, "reduce")

@@ -2,7 +2,6 @@
 import numpy as np
 
 import keras_drnas as kd
-from keras_drnas.search_space.derivation import derive_cell
 
 
 NB201_STRING = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
@@ -21,7 +20,7 @@ def test_nb201_derivation_from_hand_set_concentrations():
         beta[row, col] = 3.0
     _set_eta(net.normal_distribution, beta)
     genotype = net.genotype()
-    assert genotype.to_nb201_string() == NB201_STRING  # 'none' may be chosen in NB201
+    assert genotype.to_string() == NB201_STRING  # 'none' may be chosen in NB201
 
 
 def test_darts_derivation_keeps_two_strongest_edges_and_never_none():
@@ -35,7 +34,7 @@ def test_darts_derivation_keeps_two_strongest_edges_and_never_none():
     weights[3, 7] = 0.6  # dil_conv_5x5 from 1
     weights[4, 3] = 0.7  # skip from 2
     weights[9, 2] = 0.8  # avg_pool from c_{k-2} into node 5 (edges 9..13 read 0..4)
-    pairs = derive_cell(space, weights)
+    pairs = space.derive_cell(weights)
     assert pairs[:4] == [("sep_conv_3x3", 0), ("sep_conv_5x5", 1), ("skip_connect", 2), ("dil_conv_5x5", 1)]
     assert all(op != "none" for op, _ in pairs)
     assert ("avg_pool_3x3", 0) in pairs[6:]
@@ -59,7 +58,7 @@ def test_random_genotypes_are_valid_seeded_and_varied():
 
     nb = [random_genotype("nas-bench-201", seed=s) for s in range(20)]
     assert random_genotype("nas-bench-201", seed=3) == nb[3]
-    assert len({g.to_nb201_string() for g in nb}) > 15
+    assert len({g.to_string() for g in nb}) > 15
     darts = random_genotype("darts", seed=1)
     assert all(op != "none" for op, _ in darts.normal + darts.reduce)
     for k in range(0, 8, 2):  # two distinct inputs per node

@@ -8,8 +8,8 @@ NB201_STRING = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0
 
 
 def test_json_and_string_roundtrips(tmp_path):
-    nb = Genotype.from_nb201_string(NB201_STRING)
-    assert nb.to_nb201_string() == NB201_STRING
+    nb = Genotype.from_string(NB201_STRING, "nb201")
+    assert nb.to_string() == NB201_STRING
     assert Genotype.from_json(nb.to_json()) == nb
     darts = Genotype(
         "darts",
@@ -72,7 +72,7 @@ def test_broken_files_and_strings(tmp_path):
     with pytest.raises(GenotypeError, match="not a text"):
         Genotype.load(binary)
     with pytest.raises(GenotypeError, match="Expected 'op~input'"):
-        Genotype.from_nb201_string("|nor_conv_3x3|+|a~0|b~1|+|a~0|b~1|c~2|")
+        Genotype.from_string("|nor_conv_3x3|+|a~0|b~1|+|a~0|b~1|c~2|", "nb201")
     with pytest.raises(GenotypeError, match="disagrees"):
         Genotype.from_dict({"space": "nb201", "normal": [["nor_conv_3x3", s] for s in (0, 0, 1, 0, 1, 2)],
                             "nb201_string": NB201_STRING})
@@ -170,12 +170,12 @@ def test_extreme_values_give_short_messages():
 )
 def test_bad_nb201_strings_raise_only_genotype_errors(text, message):
     with pytest.raises(GenotypeError, match=message):
-        Genotype.from_nb201_string(text)
+        Genotype.from_string(text, "nb201")
 
 
 def test_accepted_variants_load_to_the_canonical_genotype(tmp_path):
-    expected = Genotype.from_nb201_string(NB201_STRING)
-    assert Genotype.from_nb201_string(f"\u2003{NB201_STRING}\n") == expected
+    expected = Genotype.from_string(NB201_STRING, "nb201")
+    assert Genotype.from_string(f"\u2003{NB201_STRING}\n", "nb201") == expected
     variant = _nb201_dict(space="NB201", format="keras-drnas-genotype", version=1, nb201_string=f" {NB201_STRING}")
     variant["normal"] = [["nor_conv_3x3", 0], ["nor_conv_3x3", 0], ["avg_pool_3x3", 1],
                          ["skip_connect", 0], ["nor_conv_1x1", 1], ["none", 2]]

@@ -130,9 +130,9 @@ def test_arbitrary_text_raises_only_genotype_error(text):
 @BOUNDED
 @given(nb201_genotypes())
 def test_every_nb201_string_parses_back(genotype):
-    text = genotype.to_nb201_string()
-    assert Genotype.from_nb201_string(text) == genotype
-    assert Genotype.from_nb201_string(f" {text}\n") == genotype  # surrounding whitespace is fine
+    text = genotype.to_string()
+    assert Genotype.from_string(text, "nb201") == genotype
+    assert Genotype.from_string(f" {text}\n", "nb201") == genotype  # surrounding whitespace is fine
 
 
 NB201_PIECES = st.sampled_from(list("|+~0123456789_ ") + ["٣", "²", "𝟙", "\u00a0", "\u2028", "nor_conv_3x3"])
@@ -140,7 +140,7 @@ NB201_PIECES = st.sampled_from(list("|+~0123456789_ ") + ["٣", "²", "𝟙", "\
 
 @st.composite
 def edited_nb201_strings(draw):
-    text = draw(nb201_genotypes()).to_nb201_string()
+    text = draw(nb201_genotypes()).to_string()
     for _ in range(draw(st.integers(1, 3))):
         after_tilde = [i + 1 for i, c in enumerate(text) if c == "~"]  # where the input node digit is
         at = draw(st.sampled_from(after_tilde) | st.integers(0, len(text)))
@@ -152,12 +152,12 @@ def edited_nb201_strings(draw):
 @BOUNDED
 @given(edited_nb201_strings() | st.text() | JSON_VALUES)
 def test_arbitrary_nb201_strings_raise_only_genotype_error(text):
-    assert _outcome(Genotype.from_nb201_string, text) in CLEAN
+    assert _outcome(lambda t: Genotype.from_string(t, "nb201"), text) in CLEAN
     try:
-        genotype = Genotype.from_nb201_string(text)
+        genotype = Genotype.from_string(text, "nb201")
     except GenotypeError:
         return
-    assert genotype.to_nb201_string() == text.strip()  # only ASCII digits: what parses is the benchmark's own string
+    assert genotype.to_string() == text.strip()  # only ASCII digits: what parses is the benchmark's own string
 
 
 @BOUNDED

@@ -19,12 +19,12 @@ def test_accuracies_of_a_genotype_from_a_tiny_csv(tmp_path):
                        f"{BEST},94.1,72.5,46.0,1.5\n{SKIPS},55.0,,20.5,0.1\n")
     table = NASBench201Table.from_csv(path)
     assert table.columns == ("cifar10", "cifar100", "imagenet16-120", "params")
-    best = table.accuracies(Genotype.from_nb201_string(BEST))
+    best = table.accuracies(Genotype.from_string(BEST, "nb201"))
     assert best == {"cifar10": 94.1, "cifar100": 72.5, "imagenet16-120": 46.0, "params": 1.5}
     # An empty cell is left out.
     assert table.accuracies(SKIPS) == {"cifar10": 55.0, "imagenet16-120": 20.5, "params": 0.1}
-    other = Genotype.from_nb201_string(BEST.replace("skip_connect~0", "none~0"))
-    assert other not in table and Genotype.from_nb201_string(BEST) in table
+    other = Genotype.from_string(BEST.replace("skip_connect~0", "none~0"), "nb201")
+    assert other not in table and Genotype.from_string(BEST, "nb201") in table
     with pytest.raises(KeyError, match="is not in the NAS-Bench-201 table"):
         table.accuracies(other)
 

@@ -16,7 +16,7 @@ def write_full_table(path):
     rows = ["arch,cifar10,cifar100"]
     for index, ops in enumerate(itertools.product(kd.NAS_BENCH_201.op_names, repeat=6)):
         genotype = kd.Genotype("nas-bench-201", [(op, src) for op, (_, src) in zip(ops, kd.NAS_BENCH_201.edges)])
-        rows.append(f"{genotype.to_nb201_string()},{index / 1000},{index / 2000}")
+        rows.append(f"{genotype.to_string()},{index / 1000},{index / 2000}")
     path.write_text("\n".join(rows) + "\n")
     return path
 
@@ -44,8 +44,8 @@ def test_epoch_logs_get_the_benchmark_accuracies_of_the_genotype(tmp_path):
 def test_a_genotype_missing_from_a_partial_table_logs_nan(tmp_path):
     (tmp_path / "nb201.csv").write_text("arch,cifar10\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,10\n")
     logger = BenchmarkLogger(NASBench201Table.from_csv(tmp_path / "nb201.csv"))
-    logger.set_model(FixedSearch(kd.Genotype.from_nb201_string(
-        "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|")))
+    logger.set_model(FixedSearch(kd.Genotype.from_string(
+        "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|", "nb201")))
     logger.set_params({"verbose": 0, "epochs": 1})
     logs = {}
     logger.on_epoch_end(0, logs)

@@ -10,6 +10,8 @@ from keras_drnas.search_strategy.fixed_architecture import genotype_op_weights
 from keras_drnas.utils.errors import InputError
 from tests.helpers import compiled, tiny_pairs
 
+SMALL_DARTS = kd.DARTS.with_ops(["max_pool_3x3", "skip_connect", "sep_conv_3x3"]).with_intermediate_nodes(2)
+
 
 def test_records_chosen_epochs_of_a_search_into_json_and_logs(tmp_path):
     search = compiled(kd.NASBench201Supernet(channels=4, cells_per_stage=1, seed=0))
@@ -46,8 +48,7 @@ def test_a_single_op_per_edge_makes_every_sample_the_derived_architecture(tmp_pa
 
 def test_darts_samples_keep_two_edges_per_node_and_resume_keeps_records(tmp_path):
     # A small DARTS space keeps the test fast: building the full one takes ~20 s.
-    search = compiled(kd.DartsSupernet(channels=4, num_cells=3, intermediate_nodes=2, seed=0,
-                                       op_names=["max_pool_3x3", "skip_connect", "sep_conv_3x3"]))
+    search = compiled(kd.DartsSupernet(channels=4, num_cells=3, seed=0, space=SMALL_DARTS))
     pairs = tiny_pairs(n=16, batch_size=8)
     search.build_for(pairs)
     path = str(tmp_path / "exploration.json")
@@ -100,5 +101,5 @@ def test_clear_errors():
     inputs = tf.keras.Input((8, 8, 4))
     user_model = tf.keras.Model(inputs, kd.DrNASCell("nas-bench-201", channels=4)(inputs))
     recorder.set_model(compiled(user_model))
-    with pytest.raises(InputError, match="NASBench201Supernet or DartsSupernet"):
+    with pytest.raises(InputError, match="around a supernet"):
         recorder.on_train_begin()

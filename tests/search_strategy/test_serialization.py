@@ -1,4 +1,3 @@
-
 import keras
 import numpy as np
 import pytest
@@ -6,18 +5,6 @@ import tensorflow as tf
 
 import keras_drnas as kd
 from keras_drnas.search_space import create_op
-
-
-def _roundtrip(layer):
-    config = layer.get_config()
-    clone = type(layer).from_config(config)
-    assert clone.get_config() == config
-    return clone
-
-
-def _functional_with(layer, shape):
-    inputs = keras.Input(shape)
-    return keras.Model(inputs, layer(inputs))
 
 
 def _roundtrip(layer):
@@ -35,7 +22,7 @@ def test_op_and_mixed_op_and_cell_configs_roundtrip():
     _roundtrip(kd.DrNASCell("darts", channels=8, reduction=True, partial_channels=4, seed=3))
     _roundtrip(kd.ArchitectureDistribution(6, 5, relaxation="softmax", seed=2))
     _roundtrip(kd.NASBench201Supernet(channels=4, cells_per_stage=1, partial_channels=2, seed=0))
-    _roundtrip(kd.DartsSupernet(channels=4, num_cells=3, intermediate_nodes=3, seed=0))
+    _roundtrip(kd.DartsSupernet(channels=4, num_cells=3, seed=0, space=kd.DARTS.with_intermediate_nodes(3)))
 
 
 def _functional_with(layer, shape):

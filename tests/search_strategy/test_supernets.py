@@ -75,4 +75,4 @@ def test_pruned_op_is_not_executed_and_never_chosen(monkeypatch):
     net(tf.zeros((1, 8, 8, 3)), training=True)
     assert calls and "nor_conv_3x3" not in calls
     net.normal_distribution.eta.assign(np.where(np.arange(5) == 3, 5.0, 0.0) * np.ones((6, 1), np.float32))
-    assert "nor_conv_3x3" not in net.genotype().to_nb201_string()  # masked: never picked
+    assert "nor_conv_3x3" not in net.genotype().to_string()  # masked: never picked

@@ -4,8 +4,8 @@ from keras_drnas.derived_model import build_network, count_parameters
 from keras_drnas.search_space import Genotype
 from keras_drnas.tuning import Budget
 
-CELL = Genotype.from_nb201_string(
-    "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|")
+CELL = Genotype.from_string(
+    "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|none~1|avg_pool_3x3~2|", "nb201")
 
 
 def test_measures_and_violations():
