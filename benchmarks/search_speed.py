@@ -23,8 +23,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import keras_drnas as kd  # noqa: E402
-from keras_drnas.search_strategy import SearchModel  # noqa: E402
+from keras_drnas.search_space import DEFAULT_SPACE  # noqa: E402
+from keras_drnas.search_strategy import SearchModel, build_supernet  # noqa: E402
+from keras_drnas.search_strategy.supernet import supernet_spaces  # noqa: E402
 
 
 def peak_rss_mb():
@@ -42,7 +43,7 @@ def timed_first_step(search, iterator, force=False):
 
 def add_supernet_args(parser):
     """The supernet flags this script and benchmarks/trace_profile.py share."""
-    parser.add_argument("--space", default="nas-bench-201", choices=["nas-bench-201", "darts"])
+    parser.add_argument("--space", default=DEFAULT_SPACE, choices=supernet_spaces())
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--cells-per-stage", type=int, default=5)
     parser.add_argument("--num-cells", type=int, default=8)
@@ -58,9 +59,7 @@ def build(args):
     common = dict(channels=args.channels, num_classes=10, partial_channels=args.partial_channels, seed=0)
     if args.remat is not None:
         common["remat"] = args.remat
-    if args.space == "darts":
-        return kd.DartsSupernet(num_cells=args.num_cells, **common)
-    return kd.NASBench201Supernet(cells_per_stage=args.cells_per_stage, **common)
+    return build_supernet(args.space, cells_per_stage=args.cells_per_stage, num_cells=args.num_cells, **common)
 
 
 def main():

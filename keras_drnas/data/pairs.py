@@ -97,13 +97,15 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
         batch_size: examples per batch on each side.
         num_classes: label range to check (default: from the NumPy labels).
         augment: random crop (padding 4) and horizontal flip.
-        mean, std: per-channel normalization (default: from `train`).
+        mean: per-channel mean of the normalization (default: from `train`).
+        std: per-channel standard deviation of the normalization (default: from `train`).
         seed: shuffling and augmentation seed.
-        epochs, initial_epoch: if `epochs` is given, a stream of the epochs
+        epochs: if given, a stream of the epochs
             `initial_epoch..epochs-1` whose order and augmentation depend on
             (seed, epoch) only, so a resumed search sees exactly the batches
             the interrupted one would have; its `steps_per_epoch` attribute
             (`pairs_per_epoch(...)`) is what `SearchModel.fit` uses.
+        initial_epoch: the first epoch of the stream (a resumed search's).
 
     Returns:
         A `tf.data.Dataset`, one epoch long (the shorter half decides), or

@@ -122,12 +122,14 @@ class DartsSpace(SearchSpace):
             genotype: a DARTS-space `Genotype`.
             channels: C of the first cells (CIFAR 36; ImageNet 48).
             num_cells: cells in all (CIFAR 20; ImageNet 14).
-            num_classes, input_shape: the classifier's outputs and inputs.
+            num_classes: the classifier's outputs.
+            input_shape: the images' (height, width, channels).
             stem: `"cifar"` or `"imagenet"` (three stride-2 convs).
             auxiliary: add the auxiliary head at 2/3 depth (training model only).
             drop_path: drop-path rate (None or 0: no drop-path layers); change it per
                 epoch with `keras_drnas.callbacks.DropPathSchedule`.
-            mean, std: per-channel input normalization built into the model.
+            mean: per-channel input mean, normalized inside the model (None: no normalization).
+            std: per-channel input standard deviation, with `mean`.
 
         Example:
         >>> from keras_drnas.presets import DRNAS_CIFAR10

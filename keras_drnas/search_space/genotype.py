@@ -81,9 +81,9 @@ class Genotype:
         normal: `(op, input_node)` pairs of the (normal) cell, as the
             space's `check_cell` describes them.
         reduce: the pairs of the reduction cell, in spaces that have one.
-        normal_concat, reduce_concat: the nodes concatenated into the cell
-            output, in spaces whose cells concatenate (default: every
-            intermediate node).
+        normal_concat: the nodes concatenated into the normal cell's output,
+            in spaces whose cells concatenate (default: every intermediate node).
+        reduce_concat: the same for the reduction cell.
 
     Example:
     >>> g = Genotype.from_string(

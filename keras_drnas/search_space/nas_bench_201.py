@@ -73,8 +73,10 @@ class NASBench201Space(SearchSpace):
             genotype: a NAS-Bench-201 `Genotype`.
             channels: C, the width of the first stage (16).
             cells_per_stage: the paper's N (5).
-            num_classes, input_shape: the classifier's outputs and inputs.
-            mean, std: per-channel input normalization built into the model.
+            num_classes: the classifier's outputs.
+            input_shape: the images' (height, width, channels).
+            mean: per-channel input mean, normalized inside the model (None: no normalization).
+            std: per-channel input standard deviation, with `mean`.
 
         Example:
         >>> from keras_drnas.search_space import Genotype

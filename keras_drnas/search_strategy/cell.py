@@ -46,7 +46,9 @@ class DrNASCell(keras.layers.Layer):
             memory for one cell's activations instead of every cell's, for
             one more forward pass per gradient. Batch-norm moving statistics
             are updated once, by the first pass.
-        relaxation, inference, seed: see `ArchitectureDistribution`.
+        relaxation: `"dirichlet"` or `"softmax"`, see `ArchitectureDistribution`.
+        inference: `"mean"` or `"sample"`, see `ArchitectureDistribution`.
+        seed: the sampler's seed, see `ArchitectureDistribution`.
 
     Example:
     >>> cell = DrNASCell("nas-bench-201", channels=8)

@@ -83,8 +83,9 @@ class DirichletMixedOp(keras.layers.Layer):
         op_mask: booleans per op, False for pruned ops.
         own_concentration: if True the layer learns its own `eta`; if False
             the caller passes `op_weights` (a cell sharing one sample).
-        relaxation, inference, seed: see `ArchitectureDistribution`; used
-            only with `own_concentration=True`.
+        relaxation: see `ArchitectureDistribution`; only with `own_concentration=True`.
+        inference: see `ArchitectureDistribution`; only with `own_concentration=True`.
+        seed: see `ArchitectureDistribution`; only with `own_concentration=True`.
 
     Example:
     >>> mixed = DirichletMixedOp(["skip_connect", "nor_conv_3x3"], channels=8)

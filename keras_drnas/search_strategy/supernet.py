@@ -113,7 +113,9 @@ class Supernet(keras.Model):
             the channels (1); every cell width must be divisible by it.
         remat: recompute each cell's activations in the backward pass
             (see `DrNASCell`): less memory, one more forward pass per step.
-        relaxation, inference, seed: see `ArchitectureDistribution`.
+        relaxation: `"dirichlet"` or `"softmax"`, see `ArchitectureDistribution`.
+        inference: `"mean"` or `"sample"`, see `ArchitectureDistribution`.
+        seed: the samplers' seed, see `ArchitectureDistribution`.
     """
 
     arguments = ("channels", "num_classes", "partial_channels", "remat", "relaxation", "inference", "seed")

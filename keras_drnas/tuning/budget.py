@@ -42,7 +42,8 @@ class Budget:
         max_latency_ms: median milliseconds of one TFLite inference on this
             machine (`tflite_latency_ms`); measured only when set, since
             each measurement converts the model.
-        latency_runs, latency_threads: how the latency is measured.
+        latency_runs: timed runs per latency measurement.
+        latency_threads: interpreter threads of a latency measurement.
 
     Example:
     >>> budget = Budget(max_parameters=50_000)

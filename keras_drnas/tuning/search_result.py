@@ -30,8 +30,10 @@ class SearchResult:
         concentrations: `{cell type: edges x ops array}`, the learnt beta
             (concentrations.json).
         op_masks: `{cell type: edges x ops bools}`, False for pruned ops.
-        image_shape, num_classes: the data the search ran on (history.json).
-        mean, std: the per-channel normalization of the search.
+        image_shape: the images the search ran on (history.json).
+        num_classes: the classes of the search's data (history.json).
+        mean: the per-channel mean of the search's normalization.
+        std: the per-channel standard deviation of the search's normalization.
         args: the search's settings (history.json "args").
 
     Example:
