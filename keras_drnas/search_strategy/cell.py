@@ -1,7 +1,7 @@
 """Search cells: a DAG of Dirichlet mixed ops, wired as their space says."""
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from keras_drnas.search_space.ops import factorized_reduce, relu_conv_bn
 from keras_drnas.search_space import DEFAULT_SPACE
@@ -10,6 +10,18 @@ from keras_drnas.search_strategy.distribution import full_mask, owned_distributi
 from keras_drnas.search_strategy.fused_ops import moving_statistics_frozen
 from keras_drnas.search_strategy.mixed_op import DirichletMixedOp, apply_layer, channel_shuffle, check_partial_channels
 from keras_drnas.utils.errors import InputError
+
+
+def add_n(tensors):
+    """The sum of `tensors`: one n-ary op on TensorFlow, a chain elsewhere."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.add_n(tensors)
+    total = tensors[0]
+    for tensor in tensors[1:]:
+        total = total + tensor
+    return total
 
 
 @keras.saving.register_keras_serializable(package="keras_drnas")
@@ -199,7 +211,7 @@ class DrNASCell(keras.layers.Layer):
             nodes = [apply_layer(p, x, training) for p, x in zip(self.preprocess, inputs)]
         else:
             nodes = list(inputs)
-        edge_weights = tf.unstack(op_weights)  # one op, not one slice per edge
+        edge_weights = ops.unstack(op_weights)  # one op, not one slice per edge
         parts, activated = {}, {}  # per source node: one split, one ReLU for all its edges
         for node in range(self.space.num_input_nodes, self.space.num_nodes):
             mixed, bypassed = [], []
@@ -208,21 +220,21 @@ class DrNASCell(keras.layers.Layer):
                 if src not in parts:
                     parts[src] = edge.split(nodes[src])
                 if src not in activated and edge.uses_relu:
-                    activated[src] = tf.nn.relu(parts[src][0])
+                    activated[src] = ops.relu(parts[src][0])
                 x, rest = parts[src]
                 mixed.append(edge.mix(x, edge_weights[row], training, activated.get(src)))
                 if rest is not None:
                     bypassed.append(edge.bypass(rest))
             if self.partial_channels == 1:
-                nodes.append(tf.add_n(mixed))
+                nodes.append(add_n(mixed))
             else:
                 # Concat and shuffle are linear and the same on every edge
                 # into a node: apply them once to the sums, not per edge.
-                both = tf.concat([tf.add_n(mixed), tf.add_n(bypassed)], axis=-1)
+                both = ops.concatenate([add_n(mixed), add_n(bypassed)], axis=-1)
                 nodes.append(channel_shuffle(both, self.partial_channels))
         if len(self.space.output_nodes) == 1:
             return nodes[self.space.output_nodes[0]]
-        return tf.concat([nodes[n] for n in self.space.output_nodes], axis=-1)
+        return ops.concatenate([nodes[n] for n in self.space.output_nodes], axis=-1)
 
     def compute_output_shape(self, input_shape):
         shape = self._input_shapes(input_shape)[-1]

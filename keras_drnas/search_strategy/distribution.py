@@ -10,20 +10,27 @@ sample in a forward pass.
 
 import keras
 import numpy as np
-import tensorflow as tf
-import tensorflow_probability as tfp
+from keras import ops
 
 from keras_drnas.utils.errors import InputError
 
-tfd = tfp.distributions
+if keras.backend.backend() == "tensorflow":  # TFP's samplers; imported here, not inside the first traced step
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+else:
+    import jax
+    import jax.scipy.special
 
 RELAXATIONS = ("dirichlet", "softmax")
 INFERENCE_MODES = ("mean", "sample")
 
-# Samples are drawn in float64 (cast to float32 after): 1 / beta then stays
-# finite down to eta ~ -700 instead of -88, and a compiled step measured no
-# slower than in float32.
-SAMPLING_DTYPE = tf.float64
+
+def sampling_dtype():
+    """Samples are drawn in float64 on TensorFlow (cast to float32 after):
+    1 / beta then stays finite down to eta ~ -700 instead of -88, and a
+    compiled step measured no slower. JAX computes in float32 unless x64 is
+    switched on for the whole process, so it samples in float32."""
+    return "float64" if keras.backend.backend() == "tensorflow" else "float32"
 
 
 def eta_to_concentration(eta):
@@ -31,24 +38,25 @@ def eta_to_concentration(eta):
 
     Written as exp(eta) below 0: `elu(eta) + 1` rounds to 0 in float32 once
     exp(eta) is below float32's epsilon (eta < -17)."""
-    return tf.where(eta > 0, eta + 1.0, tf.math.exp(tf.minimum(eta, 0.0)))
+    return ops.where(eta > 0, eta + 1.0, ops.exp(ops.minimum(eta, 0.0)))
 
 
 def eta_to_log_concentration(eta):
     """log beta: eta itself below 0 (exact for tiny beta), log1p(eta) above."""
-    return tf.where(eta > 0, tf.math.log1p(tf.maximum(eta, 0.0)), eta)
+    return ops.where(eta > 0, ops.log1p(ops.maximum(eta, 0.0)), eta)
 
 
-# The smallest concentration drawn through TFP's own Gamma sampler, per
-# sampling dtype. Below it a Gamma(beta) draw can underflow to the dtype's
-# smallest number, which TFP clips to: the sample is then no longer exact and
-# TFP's Dirichlet gradient turns NaN. Measured with 400,000 float64 draws
-# each: none clipped at beta >= 0.03, 9 at 0.015, 344 at 0.01 (NaN gradients
-# from 0.02); float32 clips from beta ~ 0.15 (4 in 10^6 at 0.135, 1% at
-# 0.05). The chance is about tiny^beta, so these limits (2.5x the onset) make
-# it ~1e-15 per draw: in float64 the augmentation is left to beta < 0.05,
-# eta < -3, far below where a search's concentrations live.
-IMPLICIT_MIN_CONCENTRATION = {tf.float64: 0.05, tf.float32: 0.4}
+# The smallest concentration drawn through the backend's own Gamma sampler
+# (implicit reparameterization), per sampling dtype. Below it a Gamma(beta)
+# draw can underflow to the dtype's smallest number, which TFP clips to: the
+# sample is then no longer exact and TFP's Dirichlet gradient turns NaN.
+# Measured with 400,000 float64 draws each: none clipped at beta >= 0.03, 9
+# at 0.015, 344 at 0.01 (NaN gradients from 0.02); float32 clips from beta ~
+# 0.15 (4 in 10^6 at 0.135, 1% at 0.05). The chance is about tiny^beta, so
+# these limits (2.5x the onset) make it ~1e-15 per draw: in float64 the
+# augmentation is left to beta < 0.05, eta < -3, far below where a search's
+# concentrations live.
+IMPLICIT_MIN_CONCENTRATION = {"float64": 0.05, "float32": 0.4}
 
 
 def sample_dirichlet(log_concentration, seed, mask=None):
@@ -56,48 +64,95 @@ def sample_dirichlet(log_concentration, seed, mask=None):
     and finite for any concentration, in the dtype of `log_concentration`.
 
     A Dirichlet sample is independent Gamma(beta) draws, normalized. Where
-    TFP's Gamma sampler is exact in the sampling dtype (beta at or above
-    `IMPLICIT_MIN_CONCENTRATION`: 0.05 in float64) the draw and its gradient
-    are TFP's: implicit reparameterization, the estimator of the paper and
-    of the reference code (`torch.distributions.Dirichlet.rsample`). Below
-    that the draw would underflow, so it uses the shape augmentation
-    identity (Marsaglia & Tsang, 2000): G = G' * U^(1/beta) ~ Gamma(beta) for
-    G' ~ Gamma(beta + 1) and U ~ Uniform(0, 1), taken in log space,
+    the backend's Gamma sampler is exact in the sampling dtype (beta at or
+    above `IMPLICIT_MIN_CONCENTRATION`: 0.05 in float64, 0.4 in float32) the
+    draw and its gradient are the backend's (TFP's on TensorFlow,
+    `jax.random.gamma`'s on JAX): implicit reparameterization, the estimator
+    of the paper and of the reference code
+    (`torch.distributions.Dirichlet.rsample`). Below that the draw would
+    underflow, so it uses the shape augmentation identity (Marsaglia &
+    Tsang, 2000): G = G' * U^(1/beta) ~ Gamma(beta) for G' ~ Gamma(beta + 1)
+    and U ~ Uniform(0, 1), taken in log space,
 
         log G = log G' + log(U) * exp(-log beta).
 
-    beta + 1 >= 1 keeps G' away from 0, so TFP's gradient for it stays
-    finite; the second term is differentiated directly (Naesseth et al., 2017,
-    use this augmentation for their Dirichlet gradients), an unbiased but
-    noisier estimator. With respect to log beta it carries 1 / beta, never
-    1 / beta^2, and d log beta / d eta = 1 for eta < 0, so nothing overflows
-    for beta down to exp(-20). theta is the softmax of log G: tiny weights
-    are exactly 0 rather than NaN.
+    beta + 1 >= 1 keeps G' away from 0, so its implicit gradient stays
+    finite; the second term is differentiated directly (Naesseth et al.,
+    2017, use this augmentation for their Dirichlet gradients), an unbiased
+    but noisier estimator. With respect to log beta it carries 1 / beta,
+    never 1 / beta^2, and d log beta / d eta = 1 for eta < 0, so nothing
+    overflows for beta down to exp(-20). theta is the softmax of log G: tiny
+    weights are exactly 0 rather than NaN.
 
     Args:
         log_concentration: log beta, shape (..., num_ops), float32 or float64.
-        seed: an int32 pair for TFP's stateless samplers.
+        seed: on TensorFlow an int32 pair for TFP's stateless samplers; on
+            JAX a `keras.random.SeedGenerator`, an integer or a JAX key.
         mask: optional booleans of the same shape; masked ops weigh exactly 0
             and a row with one unmasked op weighs 1 on it.
 
     Example:
+    >>> import tensorflow as tf
     >>> theta = sample_dirichlet(tf.constant([[-20.0, 0.0, 1.0]]), tf.constant([1, 2]))
-    >>> [round(float(total), 5) for total in tf.reduce_sum(theta, axis=1)]
+    >>> [round(float(total), 5) for total in keras.ops.sum(theta, axis=1)]
     [1.0]
     """
-    gamma_seed, uniform_seed = tfp.random.split_seed(seed)
-    dtype = log_concentration.dtype
-    beta = tf.math.exp(log_concentration)
+    log_concentration = ops.convert_to_tensor(log_concentration)
+    dtype = keras.backend.standardize_dtype(log_concentration.dtype)
+    beta = ops.exp(log_concentration)
     augmented = beta < IMPLICIT_MIN_CONCENTRATION[dtype]
-    gamma = tfd.Gamma(tf.where(augmented, beta + 1.0, beta), rate=tf.ones((), dtype)).sample(seed=gamma_seed)
-    uniform = tf.random.stateless_uniform(tf.shape(log_concentration), seed=uniform_seed, dtype=dtype)
+    gamma, uniform = _gamma_and_uniform(ops.where(augmented, beta + 1.0, beta), seed, dtype)
     # The uniform is in [0, 1): log(1 - u) is finite where log(u) could be -inf.
     # exp(-log beta) is evaluated at beta < 1 only, so neither branch overflows.
-    shrink = tf.math.log1p(-uniform) * tf.math.exp(-tf.minimum(log_concentration, 0.0))
-    log_gamma = tf.math.log(gamma) + tf.where(augmented, shrink, tf.zeros((), dtype))
+    shrink = ops.log1p(-uniform) * ops.exp(-ops.minimum(log_concentration, 0.0))
+    log_gamma = ops.log(gamma) + ops.where(augmented, shrink, ops.zeros_like(shrink))
     if mask is not None:
-        log_gamma = tf.where(mask, log_gamma, tf.constant(-np.inf, dtype))
-    return tf.nn.softmax(log_gamma, axis=-1)
+        log_gamma = ops.where(mask, log_gamma, ops.full_like(log_gamma, -np.inf))
+    return ops.softmax(log_gamma, axis=-1)
+
+
+def _gamma_and_uniform(alpha, seed, dtype):
+    """Gamma(alpha) draws carrying the implicit gradient with respect to
+    alpha, and independent Uniform(0, 1) draws of the same shape."""
+    if keras.backend.backend() == "tensorflow":
+        gamma_seed, uniform_seed = tfp.random.split_seed(seed)
+        gamma = tfp.distributions.Gamma(alpha, rate=tf.ones((), dtype)).sample(seed=gamma_seed)
+        return gamma, tf.random.stateless_uniform(tf.shape(alpha), seed=uniform_seed, dtype=dtype)
+    if isinstance(seed, keras.random.SeedGenerator):
+        gamma_seed = uniform_seed = seed  # it advances between the draws
+    else:
+        gamma_seed, uniform_seed = jax.random.split(jax.random.key(seed) if isinstance(seed, int) else seed)
+    # keras.random.gamma is jax.random.gamma, differentiated implicitly with respect to alpha.
+    gamma = keras.random.gamma(ops.shape(alpha), alpha, dtype=dtype, seed=gamma_seed)
+    return gamma, keras.random.uniform(ops.shape(alpha), dtype=dtype, seed=uniform_seed)
+
+
+def _lgamma_digamma():
+    """log Gamma and digamma of the backend (`keras.ops` has neither)."""
+    if keras.backend.backend() == "tensorflow":
+        return tf.math.lgamma, tf.math.digamma
+    return jax.scipy.special.gammaln, jax.scipy.special.digamma
+
+
+def dirichlet_entropy_and_kl(beta, mask):
+    """Per edge (rows of `beta`, over the ops `mask` keeps): the
+    differential entropy of Dir(beta) and KL(Dir(beta) || Dir(1)), both 0
+    on edges with fewer than two kept ops (a point mass).
+
+        H  = sum lgamma(b) - lgamma(b0) + (b0 - K) digamma(b0) - sum (b - 1) digamma(b)
+        KL = lgamma(b0) - sum lgamma(b) - lgamma(K) + sum (b - 1) (digamma(b) - digamma(b0))
+    """
+    lgamma, digamma = _lgamma_digamma()
+    mask = ops.cast(mask, beta.dtype)
+    beta = ops.where(mask > 0, beta, ops.ones_like(beta))  # a masked op adds lgamma(1) = 0 and (1 - 1) * ... = 0
+    kept = ops.sum(mask, axis=-1)
+    total = ops.sum(beta * mask, axis=-1)
+    sum_lgamma = ops.sum(lgamma(beta) * mask, axis=-1)
+    weighted_digamma = ops.sum((beta - 1.0) * digamma(beta) * mask, axis=-1)
+    entropy = sum_lgamma - lgamma(total) + (total - kept) * digamma(total) - weighted_digamma
+    kl = lgamma(total) - sum_lgamma - lgamma(kept) + weighted_digamma - (total - kept) * digamma(total)
+    several = ops.cast(kept >= 2, beta.dtype)
+    return entropy * several, kl * several
 
 
 def full_mask(num_edges, num_ops):
@@ -202,22 +257,22 @@ class ArchitectureDistribution(keras.layers.Layer):
 
     def concentration(self):
         """beta, edges x ops; masked ops keep their value but are never used."""
-        return eta_to_concentration(tf.convert_to_tensor(self.eta))
+        return eta_to_concentration(ops.convert_to_tensor(self.eta))
 
     def mean(self):
         """E[theta] = beta / sum(beta) over the unmasked ops of each edge."""
         beta = self.concentration() * self._mask_tensor()
-        return beta / tf.reduce_sum(beta, axis=1, keepdims=True)
+        return beta / ops.sum(beta, axis=1, keepdims=True)
 
     def softmax(self):
-        eta = tf.where(self._mask_tensor() > 0, tf.convert_to_tensor(self.eta), -np.inf)
-        return tf.nn.softmax(eta, axis=1)
+        eta = ops.convert_to_tensor(self.eta)
+        return ops.softmax(ops.where(self._mask_tensor() > 0, eta, ops.full_like(eta, -np.inf)), axis=1)
 
     def sample(self):
         """One theta ~ Dir(beta) per edge over its unmasked ops, reparameterized, float32."""
-        log_beta = tf.cast(eta_to_log_concentration(tf.convert_to_tensor(self.eta)), SAMPLING_DTYPE)
-        theta = sample_dirichlet(log_beta, self._next_seed(), mask=tf.constant(self.op_mask))
-        return tf.cast(theta, tf.float32)
+        log_beta = ops.cast(eta_to_log_concentration(ops.convert_to_tensor(self.eta)), sampling_dtype())
+        theta = sample_dirichlet(log_beta, self._next_seed(), mask=ops.convert_to_tensor(self.op_mask))
+        return ops.cast(theta, "float32")
 
     def op_weights(self, training=False):
         """The theta the cells mix their ops with in this forward pass."""
@@ -232,24 +287,19 @@ class ArchitectureDistribution(keras.layers.Layer):
         return self.softmax() if self.relaxation == "softmax" else self.mean()
 
     def entropy(self):
-        """Mean differential entropy of the edge distributions."""
+        """Mean differential entropy of the edge distributions (an edge
+        with one kept op is a point mass and adds 0)."""
         if self.relaxation == "softmax":
             p = self.softmax()
-            return -tf.reduce_mean(tf.reduce_sum(tf.math.multiply_no_nan(tf.math.log(p), p), axis=1))
-        beta = tf.cast(self.concentration(), tf.float64)
-        total = tf.zeros((), tf.float64)
-        for index in self._kept_index_groups():  # one op is a point mass: left out
-            total += tf.reduce_sum(tfd.Dirichlet(tf.gather_nd(beta, index)).entropy())
-        return tf.cast(total / self.num_edges, tf.float32)
+            log_p = ops.log(ops.where(p > 0, p, ops.ones_like(p)))  # 0 log 0 = 0
+            return -ops.mean(ops.sum(log_p * p, axis=1))
+        entropy, _ = dirichlet_entropy_and_kl(ops.cast(self.concentration(), sampling_dtype()), self._mask_tensor())
+        return ops.cast(ops.mean(entropy), "float32")
 
     def kl_to_uniform(self):
         """sum over edges of KL(Dir(beta) || Dir(1)), the code's KL anchor."""
-        beta = tf.cast(self.concentration(), tf.float64)
-        total = tf.zeros((), tf.float64)
-        for index in self._kept_index_groups():
-            kept = tf.gather_nd(beta, index)
-            total += tf.reduce_sum(tfd.Dirichlet(kept).kl_divergence(tfd.Dirichlet(tf.ones_like(kept))))
-        return tf.cast(total, tf.float32)
+        _, kl = dirichlet_entropy_and_kl(ops.cast(self.concentration(), sampling_dtype()), self._mask_tensor())
+        return ops.cast(ops.sum(kl), "float32")
 
     def prune(self, k):
         """Masks all but the k ops of largest concentration on every edge.
@@ -260,20 +310,12 @@ class ArchitectureDistribution(keras.layers.Layer):
         return self.op_mask
 
     def _mask_tensor(self):
-        return tf.constant(self.op_mask, tf.float32)
-
-    def _kept_index_groups(self):
-        """(row, col) index tensors, one per distinct kept-op count of two or more."""
-        by_count = {}
-        for row, kept in enumerate(self.op_mask):
-            cols = [c for c, on in enumerate(kept) if on]
-            if len(cols) >= 2:
-                by_count.setdefault(len(cols), []).append([[row, c] for c in cols])
-        return [tf.constant(rows, tf.int32) for rows in by_count.values()]
+        return ops.convert_to_tensor(np.asarray(self.op_mask, np.float32))
 
     def _next_seed(self):
-        # TFP's stateless samplers take an int32 pair.
-        return tf.cast(self.seed_generator.next(), tf.int32)
+        if keras.backend.backend() == "tensorflow":
+            return ops.cast(self.seed_generator.next(), "int32")  # TFP's stateless samplers take an int32 pair
+        return self.seed_generator
 
     def get_config(self):
         config = super().get_config()

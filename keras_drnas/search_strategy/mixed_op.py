@@ -1,7 +1,7 @@
 """The mixed operation on one edge: a Dirichlet-weighted sum of candidate ops."""
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from keras_drnas.search_space.ops import check_op_name, create_op, is_zero_op
 from keras_drnas.search_strategy import fused_ops
@@ -15,11 +15,10 @@ def channel_shuffle(x, groups):
     """PyTorch's channel_shuffle on NHWC: interleaves `groups` channel blocks."""
     if groups == 1:
         return x
-    shape = tf.shape(x)
-    channels = x.shape[-1]
-    x = tf.reshape(x, tf.stack([shape[0], shape[1], shape[2], groups, channels // groups]))
-    x = tf.transpose(x, [0, 1, 2, 4, 3])
-    return tf.reshape(x, tf.stack([shape[0], shape[1], shape[2], channels]))
+    batch, height, width, channels = ops.shape(x)
+    x = ops.reshape(x, (batch, height, width, groups, channels // groups))
+    x = ops.transpose(x, (0, 1, 2, 4, 3))
+    return ops.reshape(x, (batch, height, width, channels))
 
 
 def check_partial_channels(channels, partial_channels):
@@ -208,7 +207,7 @@ class DirichletMixedOp(keras.layers.Layer):
         """
         if self.partial_channels == 1:
             return inputs, None
-        return tuple(tf.split(inputs, [self.op_channels, self.channels - self.op_channels], axis=-1))
+        return tuple(ops.split(inputs, [self.op_channels], axis=-1))
 
     def call(self, inputs, op_weights=None, training=None, activated=None):
         """Mixes the ops on `inputs`.
@@ -229,22 +228,22 @@ class DirichletMixedOp(keras.layers.Layer):
         mixed = self.mix(x, op_weights, training, activated)
         if rest is None:
             return mixed
-        return channel_shuffle(tf.concat([mixed, self.bypass(rest)], axis=-1), self.partial_channels)
+        return channel_shuffle(ops.concatenate([mixed, self.bypass(rest)], axis=-1), self.partial_channels)
 
     def mix(self, x, op_weights, training=None, activated=None):
         """The weighted sum of the ops on `x`, the first C/K channels."""
         mixed = None
-        weights = tf.unstack(op_weights)  # one op, not one slice per op
+        weights = ops.unstack(op_weights)  # one op, not one slice per op
         for column, op in zip(self._op_columns, self.candidate_ops):
             y = weighted_op(op, x, weights[column], training, activated)
             mixed = y if mixed is None else mixed + y
         if mixed is None:  # only `none` is left on this edge
-            mixed = tf.zeros_like(x[:, :: self.stride, :: self.stride, :])
+            mixed = ops.zeros_like(x[:, :: self.stride, :: self.stride, :])
         return mixed
 
     def bypass(self, rest):
         """The channels that skip the ops (2x2 max-pooled on stride-2 edges)."""
-        return tf.nn.max_pool2d(rest, 2, 2, "VALID") if self.stride == 2 else rest
+        return ops.max_pool(rest, 2, 2, "valid") if self.stride == 2 else rest
 
     def compute_output_shape(self, input_shape):
         def reduce(d):

@@ -1,0 +1,51 @@
+"""Run under KERAS_BACKEND=jax by test_jax_backend.py: the layers on JAX.
+
+    python -m tests.search_strategy.jax_process WEIGHTS_DIR OUT.npz
+
+Writes the Monte-Carlo gradient of E[sum(c * theta)] through the JAX
+sampler (with its closed form), the entropy and KL anchor of a given eta,
+and the logits of two supernets whose weights the TensorFlow side saved.
+"""
+
+import os
+import sys
+
+import jax
+import keras
+import numpy as np
+
+import keras_drnas as kd
+from keras_drnas.search_strategy.distribution import eta_to_log_concentration, sample_dirichlet
+from tests.search_strategy.jax_reference import EDGES, COSTS, ETA, IMAGES, supernets
+
+
+def monte_carlo_gradient(edges, c, draws, seed):
+    def objective(eta):
+        theta = sample_dirichlet(eta_to_log_concentration(eta), jax.random.key(seed))
+        return keras.ops.sum(theta * np.repeat(c, draws, axis=0))
+
+    eta = np.repeat(edges, draws, axis=0).astype(np.float32)
+    per_draw = np.asarray(jax.grad(objective)(eta)).astype(np.float64).reshape(len(edges), draws, -1)
+    return per_draw.mean(axis=1), per_draw.std(axis=1) / np.sqrt(draws)
+
+
+def main(weights_dir, out):
+    assert keras.backend.backend() == "jax"
+    results = {}
+    results["estimate"], results["stderr"] = monte_carlo_gradient(EDGES, COSTS, 25_000, seed=1)
+    results["tiny_estimate"], results["tiny_stderr"] = monte_carlo_gradient(
+        np.array([[-10.0, 0.0]]), np.array([[3.0, -2.0]]), 1_000_000, seed=2)
+    dist = kd.layers.ArchitectureDistribution(*ETA.shape, op_mask=ETA > -1.5)
+    dist.build()
+    dist.eta.assign(ETA)
+    results["entropy"], results["kl"] = float(dist.entropy()), float(dist.kl_to_uniform())
+    results["sample_sums"] = np.asarray(keras.ops.sum(dist.sample(), axis=1))
+    for name, supernet in supernets().items():
+        supernet.load_weights(os.path.join(weights_dir, f"{name}.weights.h5"))
+        results[f"logits_{name}"] = np.asarray(supernet(IMAGES, training=False))
+        results[f"genotype_{name}"] = supernet.genotype().to_string()
+    np.savez(out, **results)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,65 @@
+"""The layers on JAX: the Dirichlet sampler's gradient against its closed
+form, the entropy and KL anchor, and supernets computing what they compute
+on TensorFlow from the same weights."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.search_strategy.jax_reference import COSTS, EDGES, ETA, IMAGES, supernets
+from tests.search_strategy.test_distribution import closed_form_gradient
+
+pytest.importorskip("jax")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def on_jax(tmp_path_factory):
+    """Saves the TensorFlow side's supernet weights, runs the JAX process on them."""
+    folder = tmp_path_factory.mktemp("jax")
+    tensorflow_side = {}
+    for name, supernet in supernets().items():
+        for variable in supernet.weights:  # away from the initial values, so a mix-up shows
+            variable.assign(variable.numpy() + np.random.default_rng(len(variable.path)).normal(0, 0.1, variable.shape))
+        supernet.save_weights(str(folder / f"{name}.weights.h5"))
+        tensorflow_side[name] = (supernet(IMAGES, training=False).numpy(), supernet.genotype().to_string())
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-m", "tests.search_strategy.jax_process", str(folder),
+                             str(folder / "out.npz")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return np.load(folder / "out.npz"), tensorflow_side
+
+
+def test_the_jax_sampler_gradient_matches_the_closed_form(on_jax):
+    jax_side, _ = on_jax
+    expected = closed_form_gradient(EDGES, COSTS)
+    np.testing.assert_array_less(np.abs(jax_side["estimate"] - expected), 4 * jax_side["stderr"] + 1e-4)
+    resolvable = (EDGES >= -5) & (np.abs(expected) > 1e-3)  # as on TensorFlow: down to eta = -5
+    assert np.all(np.abs(expected[resolvable]) > 8 * jax_side["stderr"][resolvable])
+    tiny = closed_form_gradient(np.array([[-10.0, 0.0]]), np.array([[3.0, -2.0]]))[0]
+    assert abs(tiny[0]) > 8 * jax_side["tiny_stderr"][0][0]  # eta = -10 resolved: no floor, no NaN
+    np.testing.assert_array_less(np.abs(jax_side["tiny_estimate"][0] - tiny), 4 * jax_side["tiny_stderr"][0])
+
+
+def test_entropy_and_kl_anchor_agree_with_tensorflow(on_jax):
+    import keras_drnas as kd
+
+    jax_side, _ = on_jax
+    dist = kd.layers.ArchitectureDistribution(*ETA.shape, op_mask=ETA > -1.5)
+    dist.build()
+    dist.eta.assign(ETA)
+    np.testing.assert_allclose(jax_side["entropy"], float(dist.entropy()), rtol=1e-5)
+    np.testing.assert_allclose(jax_side["kl"], float(dist.kl_to_uniform()), rtol=1e-5)
+    np.testing.assert_allclose(jax_side["sample_sums"], 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["nb201", "darts"])
+def test_supernets_compute_the_same_logits_and_genotype_on_both_backends(on_jax, name):
+    jax_side, tensorflow_side = on_jax
+    logits, genotype = tensorflow_side[name]
+    assert np.std(logits) > 1e-3  # not a constant output
+    np.testing.assert_allclose(jax_side[f"logits_{name}"], logits, rtol=1e-4, atol=1e-5)
+    assert str(jax_side[f"genotype_{name}"]) == genotype
