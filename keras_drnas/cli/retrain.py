@@ -19,8 +19,8 @@ NAME, HELP = "retrain", "retrain the network of a genotype"
 
 
 def network_args(parser):
-    parser.add_argument("--auxiliary", action="store_true", help="DARTS: auxiliary head (weight 0.4)")
-    parser.add_argument("--drop-path", type=float, default=0.0, help="DARTS: drop-path rate (paper 0.3)")
+    parser.add_argument("--auxiliary", action="store_true", help="networks that take one: the auxiliary head at 2/3 depth (weight 0.4)")
+    parser.add_argument("--drop-path", type=float, default=0.0, help="networks that take it: the drop-path rate (paper 0.3)")
     parser.add_argument("--cutout", type=int, default=0, help="cutout size (paper 16)")
     parser.add_argument("--retrain-epochs", type=int, default=30, help="epochs of retraining")
     parser.add_argument("--retrain-batch-size", type=int, default=64, help="batch size of retraining")

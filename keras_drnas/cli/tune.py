@@ -23,8 +23,8 @@ def add_arguments(parser):
     parser.add_argument("--temperature", type=float, default=1.0,
                         help="sample from Dir(beta / T): below 1 nearer the derived genotype, above 1 more varied")
     parser.add_argument("--channels", type=int, help="candidates' C (default: the search's)")
-    parser.add_argument("--cells-per-stage", type=int, help="NAS-Bench-201: candidates' N (default: the search's)")
-    parser.add_argument("--num-cells", type=int, help="DARTS: candidates' cells (default: the search's)")
+    parser.add_argument("--cells-per-stage", type=int, help="spaces of three stages: candidates' cells per stage (default: the search's)")
+    parser.add_argument("--num-cells", type=int, help="spaces with reduction cells: candidates' cells in all (default: the search's)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size of each trial")
     parser.add_argument("--learning-rate", type=float, default=0.05, help="initial learning rate of each trial")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
