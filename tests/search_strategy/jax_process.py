@@ -16,7 +16,9 @@ import numpy as np
 
 import keras_drnas as kd
 from keras_drnas.search_strategy.distribution import eta_to_log_concentration, sample_dirichlet
-from tests.search_strategy.jax_reference import EDGES, COSTS, ETA, IMAGES, supernets
+from keras_drnas.search_strategy.fixed_architecture import fixed_op_weights
+from tests.search_strategy.jax_reference import COSTS, EDGES, ETA, IMAGES, LABELS, supernets
+from tests.search_strategy.jax_reference import fixed_op_weights as fixed_sample
 
 
 def monte_carlo_gradient(edges, c, draws, seed):
@@ -27,6 +29,20 @@ def monte_carlo_gradient(edges, c, draws, seed):
     eta = np.repeat(edges, draws, axis=0).astype(np.float32)
     per_draw = np.asarray(jax.grad(objective)(eta)).astype(np.float64).reshape(len(edges), draws, -1)
     return per_draw.mean(axis=1), per_draw.std(axis=1) / np.sqrt(draws)
+
+
+def loss_and_gradients(supernet):
+    """The training loss and its gradients for one fixed op-weight sample."""
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    non_trainable = [v.value for v in supernet.non_trainable_variables]
+
+    def loss(trainable):
+        with fixed_op_weights(supernet.distributions(), fixed_sample(supernet)):
+            logits, _ = supernet.stateless_call(trainable, non_trainable, IMAGES, training=True)
+        return loss_fn(LABELS, logits)
+
+    value, grads = jax.value_and_grad(loss)([v.value for v in supernet.trainable_variables])
+    return float(value), grads
 
 
 def main(weights_dir, out):
@@ -44,6 +60,9 @@ def main(weights_dir, out):
         supernet.load_weights(os.path.join(weights_dir, f"{name}.weights.h5"))
         results[f"logits_{name}"] = np.asarray(supernet(IMAGES, training=False))
         results[f"genotype_{name}"] = supernet.genotype().to_string()
+        results[f"loss_{name}"], grads = loss_and_gradients(supernet)
+        for k, grad in enumerate(grads):
+            results[f"grad_{name}_{k}"] = np.asarray(grad)
     np.savez(out, **results)
 
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.search_strategy.jax_reference import COSTS, EDGES, ETA, IMAGES, supernets
+from tests.search_strategy.jax_reference import COSTS, EDGES, ETA, IMAGES, LABELS, fixed_op_weights, supernets
 from tests.search_strategy.test_distribution import closed_form_gradient
 
 pytest.importorskip("jax")
@@ -25,12 +25,27 @@ def on_jax(tmp_path_factory):
         for variable in supernet.weights:  # away from the initial values, so a mix-up shows
             variable.assign(variable.numpy() + np.random.default_rng(len(variable.path)).normal(0, 0.1, variable.shape))
         supernet.save_weights(str(folder / f"{name}.weights.h5"))
-        tensorflow_side[name] = (supernet(IMAGES, training=False).numpy(), supernet.genotype().to_string())
+        tensorflow_side[name] = (supernet(IMAGES, training=False).numpy(), supernet.genotype().to_string(),
+                                 *_loss_and_gradients(supernet))
     env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run([sys.executable, "-m", "tests.search_strategy.jax_process", str(folder),
                              str(folder / "out.npz")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     return np.load(folder / "out.npz"), tensorflow_side
+
+
+def _loss_and_gradients(supernet):
+    import keras
+    import tensorflow as tf
+
+    from keras_drnas.search_strategy.fixed_architecture import fixed_op_weights as fixed
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with fixed(supernet.distributions(), fixed_op_weights(supernet)), tf.GradientTape() as tape:
+        loss = loss_fn(LABELS, supernet(IMAGES, training=True))
+    grads = tape.gradient(loss, supernet.trainable_variables)
+    zeros = [np.zeros(v.shape, "float32") for v in supernet.trainable_variables]  # eta: unused with a fixed sample
+    return float(loss), [z if g is None else g.numpy() for g, z in zip(grads, zeros, strict=True)]
 
 
 def test_the_jax_sampler_gradient_matches_the_closed_form(on_jax):
@@ -59,7 +74,12 @@ def test_entropy_and_kl_anchor_agree_with_tensorflow(on_jax):
 @pytest.mark.parametrize("name", ["nb201", "darts"])
 def test_supernets_compute_the_same_logits_and_genotype_on_both_backends(on_jax, name):
     jax_side, tensorflow_side = on_jax
-    logits, genotype = tensorflow_side[name]
+    logits, genotype, loss, grads = tensorflow_side[name]
     assert np.std(logits) > 1e-3  # not a constant output
     np.testing.assert_allclose(jax_side[f"logits_{name}"], logits, rtol=1e-4, atol=1e-5)
     assert str(jax_side[f"genotype_{name}"]) == genotype
+    # The same training loss and gradients for one fixed op-weight sample (batch statistics in the batch norms).
+    np.testing.assert_allclose(float(jax_side[f"loss_{name}"]), loss, rtol=1e-5)
+    assert sum(np.abs(g).sum() for g in grads) > 0
+    for k, grad in enumerate(grads):
+        np.testing.assert_allclose(jax_side[f"grad_{name}_{k}"], grad, rtol=2e-3, atol=2e-5, err_msg=f"variable {k}")
