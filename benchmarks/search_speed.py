@@ -6,8 +6,14 @@ difference), and with `--next-stage` the retraced first step after a
 progressive stage switch. Synthetic 32x32 inputs. Prints JSON;
 benchmarks/paper_scale.py runs it once per configuration.
 
+`--backend jax` runs the same search on JAX (no TensorFlow imported; on a
+GPU when jax has one), timing `fit`'s steps from a callback; the first step
+there is trace plus XLA compile, and `device_peak_mb` is the accelerator's
+peak memory where JAX reports it.
+
     python benchmarks/search_speed.py                      # NB201 C=16 N=5 K=1
     python benchmarks/search_speed.py --space darts --channels 16 --num-cells 8 --partial-channels 4
+    python benchmarks/search_speed.py --backend jax --partial-channels 4
 """
 
 import argparse
@@ -15,14 +21,23 @@ import json
 import os
 import resource
 import statistics
+import sys
 import time
 
+
+def _backend(argv):
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow")
+    return parser.parse_known_args(argv)[0].backend
+
+
+os.environ["KERAS_BACKEND"] = _backend(sys.argv[1:])  # before Keras is imported
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
+from keras_drnas.data import search_pairs  # noqa: E402
 from keras_drnas.search_space import DEFAULT_SPACE  # noqa: E402
 from keras_drnas.search_strategy import SearchModel, build_supernet  # noqa: E402
 from keras_drnas.search_strategy.supernet import supernet_spaces  # noqa: E402
@@ -72,11 +87,19 @@ def main():
     parser.add_argument("--next-stage", metavar="K:OPS",
                         help="then switch to this progressive stage (prune, widen) and time the retraced first step")
     parser.add_argument("--deterministic", action="store_true", help="TensorFlow's op determinism on")
+    parser.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow",
+                        help="Keras backend (set before Keras is imported)")
     args = parser.parse_args()
-    if not args.grappler:
-        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-    if args.deterministic:
-        tf.config.experimental.enable_op_determinism()
+    if args.backend == "jax":
+        if args.next_stage or args.deterministic or not args.grappler:
+            parser.error("--next-stage, --deterministic and --no-grappler are TensorFlow-only here")
+    else:
+        import tensorflow as tf
+
+        if not args.grappler:
+            tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+        if args.deterministic:
+            tf.config.experimental.enable_op_determinism()
 
     keras.utils.set_random_seed(0)
     supernet = build(args)
@@ -88,10 +111,13 @@ def main():
     search.compile()
     shape = (args.batch_size, args.image_size, args.image_size, 3)
     rng = np.random.default_rng(0)
+    if args.backend == "jax":
+        print(json.dumps(time_jax(search, shape, args), indent=2))
+        return
 
     def batch():
-        x = tf.constant(rng.normal(size=shape).astype("float32"))
-        y = tf.constant(rng.integers(0, 10, args.batch_size).astype("int32"))
+        x = keras.ops.convert_to_tensor(rng.normal(size=shape).astype("float32"))
+        y = keras.ops.convert_to_tensor(rng.integers(0, 10, args.batch_size).astype("int32"))
         return x, y
 
     pair = (batch(), batch())
@@ -123,6 +149,56 @@ def main():
         search.rebuild_weight_optimizer(widened)
         result["stage_switch_first_step_seconds"] = round(timed_first_step(search, iterator, force=True), 1)
     print(json.dumps(result, indent=2))
+
+
+class StepTimes(keras.callbacks.Callback):
+    """Seconds of each `fit` step, the first counted from `fit`'s start (its
+    trace and compile); reading the loss waits for the step to finish."""
+
+    def __init__(self):
+        super().__init__()
+        self.times, self.rss_before_first_step = [], None
+
+    def on_train_begin(self, logs=None):
+        self.rss_before_first_step = peak_rss_mb()
+        self.start = time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        float(logs["loss"])
+        self.times.append(time.perf_counter() - self.start)
+
+
+def time_jax(search, shape, args):
+    """The JAX measurement: `fit` over one repeated synthetic pair."""
+    import jax
+
+    steps = args.warmup + args.repeats
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape).astype("float32")
+    y = rng.integers(0, 10, shape[0]).astype("int32")
+    pairs = search_pairs((np.tile(x, (steps, 1, 1, 1)), np.tile(y, steps)), (np.tile(x, (steps, 1, 1, 1)),
+                         np.tile(y, steps)), shape[0], num_classes=10, mean=0.0, std=1.0)
+    timer = StepTimes()
+    search.fit(pairs, epochs=1, verbose=0, callbacks=[timer])
+    times = timer.times[args.warmup:]
+    stats = jax.devices()[0].memory_stats() or {}
+    result = {
+        "config": vars(args),
+        "device": str(jax.devices()[0].device_kind),
+        "seconds_per_iteration_median": round(statistics.median(times), 4),
+        "seconds_per_iteration_min": round(min(times), 4),
+        "first_step_seconds": round(timer.times[0], 1),
+        "peak_rss_mb": round(peak_rss_mb()),
+        "rss_before_first_step_mb": round(timer.rss_before_first_step),
+        "step_memory_mb": round(peak_rss_mb() - timer.rss_before_first_step),
+    }
+    if "peak_bytes_in_use" in stats:
+        result["device_peak_mb"] = round(stats["peak_bytes_in_use"] / 2**20)
+    return result
 
 
 if __name__ == "__main__":

@@ -14,9 +14,13 @@ from keras_drnas.utils.quiet import filtered_native_stderr, wants_quiet
 if os.path.basename(sys.argv[0]) == "keras-drnas":  # the command line is quiet unless asked otherwise
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 with filtered_native_stderr(enabled=wants_quiet() and "tensorflow" not in sys.modules):
-    import tensorflow  # (first import: native libraries print their start-up lines here)
+    import keras  # (on TensorFlow, its first import: native libraries print their start-up lines here)
 
-    tensorflow.config.list_physical_devices()  # and when devices are first probed
+    if keras.backend.backend() == "tensorflow":  # on JAX, only the features that need TensorFlow import it
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # (and when devices are first probed)
+        del tensorflow
 
 from keras_drnas import callbacks, data, layers, presets  # noqa: E402
 from keras_drnas.derived_model import (  # noqa: E402
@@ -46,7 +50,7 @@ __all__ = [
     "get_space", "layers", "presets", "retrain",
 ]
 __version__ = "0.1.0"
-del os, sys, tensorflow, filtered_native_stderr, wants_quiet
+del os, sys, keras, filtered_native_stderr, wants_quiet
 
 
 def __dir__():  # what `dir(kd)` and tab completion show: the public names only

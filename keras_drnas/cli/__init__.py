@@ -17,6 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_drnas.cli import demo, export, plot, retrain, search, tune  # noqa: E402
 from keras_drnas.cli.common import HelpWithDefaults, explain  # noqa: E402
+from keras_drnas.utils.optional import require_tensorflow_backend  # noqa: E402
 
 
 COMMANDS = (search, retrain, export, tune, plot, demo)
@@ -30,6 +31,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     run = {command.NAME: command.run for command in COMMANDS}[args.command]
     try:
+        require_tensorflow_backend(f"keras-drnas {args.command}",
+                                   "set KERAS_BACKEND=tensorflow, or search from Python (docs/guides/backends.md)")
         run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Per-example augmentations with stateless ops and explicit seeds, so a
 parallel `map` is reproducible and a resumed run sees the same images."""
 
-import tensorflow as tf
+from keras_drnas.utils.optional import tensorflow as tf
 
 
 def random_crop_flip(image, seed, padding=4, flip=True):

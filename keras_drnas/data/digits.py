@@ -1,10 +1,10 @@
 """scikit-learn's bundled 8x8 digits: real images with no network."""
 
 import numpy as np
-import tensorflow as tf
 
 from keras_drnas.data.pairs import split_half
 from keras_drnas.data.search_data import SearchData
+from keras_drnas.utils.optional import tensorflow as tf
 
 
 def load_digits():

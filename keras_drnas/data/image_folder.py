@@ -3,10 +3,10 @@
 import os
 
 import keras
-import tensorflow as tf
 
 from keras_drnas.data.search_data import SearchData
 from keras_drnas.data.validation import DataError
+from keras_drnas.utils.optional import tensorflow as tf
 
 
 def image_folder_search_data(directory, image_size=None, seed=0, max_images=None):

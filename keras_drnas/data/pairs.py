@@ -2,11 +2,13 @@
 `((x_train, y_train), (x_val, y_val))`, with the reference augmentation
 (crop with padding 4, horizontal flip) and per-channel normalization."""
 
+import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_drnas.data.array_pairs import ArrayPairs
 from keras_drnas.data.augmentation import random_crop_flip
 from keras_drnas.data.validation import DataError, validate_arrays
+from keras_drnas.utils.optional import is_tf_dataset, tensorflow as tf
 
 
 def split_half(x, y, seed=0):
@@ -21,15 +23,28 @@ def split_half(x, y, seed=0):
 
 def channel_stats(dataset, max_images=5000):
     """Per-channel mean and std of an unbatched image dataset."""
-    images = np.stack([x for x, _ in dataset.take(max_images).as_numpy_iterator()])
+    return _stats(np.stack([x for x, _ in dataset.take(max_images).as_numpy_iterator()]))
+
+
+def _stats(images, max_images=5000):
+    images = np.asarray(images[:max_images], "float32")
     if not np.all(np.isfinite(images)):
         raise DataError("The training images contain NaN or infinite values; clean them before searching.")
     return images.mean(axis=(0, 1, 2)), images.std(axis=(0, 1, 2)) + 1e-7
 
 
+def _arrays(data, name, num_classes):
+    try:
+        x, y = data
+    except (TypeError, ValueError):
+        raise DataError(f"{name} must be an (images, labels) pair or a tf.data.Dataset.") from None
+    x, y = validate_arrays(x, y, num_classes, name=name)
+    return x.astype("float32"), y.astype("int32")
+
+
 def as_dataset(data, name, num_classes=None):
     """(x, y) arrays or an unbatched (image, label) dataset -> dataset."""
-    if isinstance(data, tf.data.Dataset):
+    if is_tf_dataset(data):
         spec = data.element_spec
         if not (isinstance(spec, tuple) and len(spec) == 2):
             raise DataError(f"{name} must yield (image, label) pairs, got {spec}.")
@@ -39,12 +54,7 @@ def as_dataset(data, name, num_classes=None):
                 f"{spec[0].shape}. Pass it unbatched (dataset.unbatch())."
             )
         return data
-    try:
-        x, y = data
-    except (TypeError, ValueError):
-        raise DataError(f"{name} must be an (images, labels) pair or a tf.data.Dataset.") from None
-    x, y = validate_arrays(x, y, num_classes, name=name)
-    return tf.data.Dataset.from_tensor_slices((x.astype("float32"), y.astype("int32")))
+    return tf.data.Dataset.from_tensor_slices(_arrays(data, name, num_classes))
 
 
 def _count(dataset):
@@ -109,7 +119,9 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
 
     Returns:
         A `tf.data.Dataset`, one epoch long (the shorter half decides), or
-        the epoch stream. Its `num_classes` attribute is the label range it
+        the epoch stream; on other backends, for arrays, a
+        `keras.utils.PyDataset` of the same batches (`ArrayPairs`, NumPy's
+        random streams, no TensorFlow needed). Its `num_classes` attribute is the label range it
         checks (given or inferred), which `SearchModel.fit` compares with
         the model's outputs before training.
 
@@ -124,31 +136,39 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
     if batch_size < 1:
         raise DataError(f"batch_size must be positive, got batch_size={batch_size}.")
     if num_classes is None:
-        labels = [np.asarray(d[1]) for d in (train, validation) if not isinstance(d, tf.data.Dataset)]
+        labels = [np.asarray(d[1]) for d in (train, validation) if not is_tf_dataset(d)]
         labels = [label for label in labels if label.size]
         if not labels:
             raise DataError("Pass num_classes when both halves are tf.data datasets.")
         num_classes = int(max(label.max() for label in labels)) + 1
-    halves = {
-        "train": as_dataset(train, "train", num_classes),
-        "validation": as_dataset(validation, "validation", num_classes),
-    }
+    # On TensorFlow a tf.data pipeline; elsewhere arrays need no TensorFlow.
+    from_arrays = keras.backend.backend() != "tensorflow" and not any(map(is_tf_dataset, (train, validation)))
+    halves = {name: (_arrays if from_arrays else as_dataset)(data, name, num_classes)
+              for name, data in (("train", train), ("validation", validation))}
+    counts, shapes = {}, {}
     for name, data in halves.items():
-        n = _count(data)
-        if n == 0:
+        counts[name] = len(data[0]) if from_arrays else _count(data)
+        shapes[name] = tuple(data[0].shape[1:]) if from_arrays else tuple(data.element_spec[0].shape)
+        if counts[name] == 0:
             raise DataError(f"The {name} half is empty: it has no examples.")
-        if n < batch_size:
+        if counts[name] < batch_size:
             raise DataError(
-                f"batch_size={batch_size} is larger than the {name} half ({n} examples); "
-                f"use batch_size={n} or less."
+                f"batch_size={batch_size} is larger than the {name} half ({counts[name]} examples); "
+                f"use batch_size={counts[name]} or less."
             )
-    if halves["train"].element_spec[0].shape != halves["validation"].element_spec[0].shape:
+    if shapes["train"] != shapes["validation"]:
         raise DataError(
-            f"train images are {halves['train'].element_spec[0].shape} but validation images are "
-            f"{halves['validation'].element_spec[0].shape}; both halves need one image size."
+            f"train images are {shapes['train']} but validation images are "
+            f"{shapes['validation']}; both halves need one image size."
         )
+    if epochs is not None and initial_epoch >= epochs:
+        raise DataError(f"No epochs left: initial_epoch={initial_epoch} is not below epochs={epochs}.")
     if mean is None or std is None:
-        mean, std = channel_stats(halves["train"])
+        mean, std = _stats(halves["train"][0]) if from_arrays else channel_stats(halves["train"])
+    steps = pairs_per_epoch(counts["train"], counts["validation"], batch_size)
+    if from_arrays:
+        return ArrayPairs(halves["train"], halves["validation"], batch_size, steps, mean, std, augment, seed,
+                          num_classes, epochs, initial_epoch)
     if epochs is None:
         sides = [
             prepare(d, batch_size, mean, std, augment, True, None if seed is None else seed + i, num_classes)
@@ -166,12 +186,9 @@ def search_pairs(train, validation, batch_size=64, num_classes=None, augment=Fal
         ]
         return tf.data.Dataset.zip(tuple(sides))
 
-    steps = pairs_per_epoch(_count(halves["train"]), _count(halves["validation"]), batch_size)
-    stream = None
-    for epoch in range(initial_epoch, epochs):
-        stream = one_epoch(epoch) if stream is None else stream.concatenate(one_epoch(epoch))
-    if stream is None:
-        raise DataError(f"No epochs left: initial_epoch={initial_epoch} is not below epochs={epochs}.")
+    stream = one_epoch(initial_epoch)
+    for epoch in range(initial_epoch + 1, epochs):
+        stream = stream.concatenate(one_epoch(epoch))
     stream = stream.apply(tf.data.experimental.assert_cardinality(steps * (epochs - initial_epoch)))
     stream = _with_classes(stream.prefetch(tf.data.AUTOTUNE), num_classes)
     stream.steps_per_epoch = steps  # `SearchModel.fit` reads it when not given steps_per_epoch

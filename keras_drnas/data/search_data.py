@@ -2,8 +2,6 @@
 
 import dataclasses
 
-import tensorflow as tf
-
 
 @dataclasses.dataclass
 class SearchData:
@@ -13,9 +11,9 @@ class SearchData:
     images in [0, 1]; `test`, if the source has one, is held out of both.
     """
 
-    train: tf.data.Dataset
-    validation: tf.data.Dataset
+    train: object  # tf.data.Dataset
+    validation: object  # tf.data.Dataset
     num_classes: int
     image_shape: tuple
     name: str
-    test: tf.data.Dataset = None
+    test: object = None  # tf.data.Dataset

@@ -4,10 +4,10 @@ read only from a prepared local copy unless a download is asked for."""
 import os
 import socket
 
-import tensorflow as tf
 
 from keras_drnas.data.search_data import SearchData
 from keras_drnas.data.validation import DataError
+from keras_drnas.utils.optional import tensorflow as tf
 
 TFDS_SOURCES = {
     # name: (tfds name, number of classes kept, manual download)

@@ -2,7 +2,8 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
+
+from keras_drnas.utils.optional import tensorflow as tf
 
 
 def count_parameters(model):

@@ -6,15 +6,19 @@ import os
 import warnings
 
 import numpy as np
-import tensorflow as tf
 
 from keras_drnas.utils.errors import InputError
 from keras_drnas.utils.files import atomic_write_bytes
+from keras_drnas.utils.optional import require_tensorflow_backend, tensorflow as tf
 from keras_drnas.utils.quiet import filtered_native_stderr
+
+
+EXPORT_HINT = "save the network as .keras (network.model.save) and export that file with KERAS_BACKEND=tensorflow"
 
 
 def export_saved_model(model, directory):
     """A TF SavedModel for serving (`model.export`)."""
+    require_tensorflow_backend("SavedModel export", EXPORT_HINT)
     model.export(directory, format="tf_saved_model", verbose=False)
     return directory
 
@@ -27,6 +31,7 @@ def to_tflite(model, quantization=None, representative_images=None):
             quantization, float32 input and output kept for convenience.
         representative_images: float32 images for the int8 calibration.
     """
+    require_tensorflow_backend("TFLite export", EXPORT_HINT)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints the exported signature
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -74,6 +79,7 @@ def export_all(model, output_dir, images, name="model", calibration_images=None)
     Returns a report: paths, sizes in bytes, the largest float32 deviation
     and the int8 top-1 agreement.
     """
+    require_tensorflow_backend("Export", EXPORT_HINT)  # before anything is written
     os.makedirs(output_dir, exist_ok=True)
     images = np.asarray(images, np.float32)
     expected = model.predict(images, verbose=0)

@@ -6,7 +6,7 @@ import keras
 
 from keras_drnas.derived_model.inheritance import inherit_supernet_weights
 from keras_drnas.derived_model.network import build_network
-from keras_drnas.search_strategy.workers import writable_directory
+from keras_drnas.search_strategy.workers import strategy_of, writable_directory
 from keras_drnas.utils.files import atomic_path
 
 
@@ -41,7 +41,7 @@ class ExportDerived(keras.callbacks.Callback):
         network = build_network(genotype, **self.network_kwargs)
         if self.inherit_weights:
             inherit_supernet_weights(network.model, self.model.supernet, genotype)
-        with writable_directory(directory, self.model.distribute_strategy) as writable:
+        with writable_directory(directory, strategy_of(self.model)) as writable:
             genotype.save(os.path.join(writable, "genotype.json"))
             with atomic_path(os.path.join(writable, "derived.keras")) as tmp:
                 network.model.save(tmp)

@@ -3,12 +3,12 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_drnas.data.augmentation import cutout, random_crop_flip
 from keras_drnas.derived_model.drop_path import DropPathSchedule
 from keras_drnas.utils import keras_compat
 from keras_drnas.utils.errors import InputError
+from keras_drnas.utils.optional import tensorflow as tf
 
 
 def training_batches(dataset, recipe, seed, num_outputs, num_classes):

@@ -11,7 +11,7 @@ import keras
 
 from keras_drnas.search_space.genotype import Genotype
 from keras_drnas.search_strategy.non_finite import NonFiniteError, describe_non_finite, non_finite_variables
-from keras_drnas.search_strategy.workers import is_chief, writable_directory
+from keras_drnas.search_strategy.workers import is_chief, strategy_of, writable_directory
 from keras_drnas.utils import keras_compat
 from keras_drnas.utils.errors import InputError
 from keras_drnas.utils.files import atomic_path, atomic_write_text
@@ -157,7 +157,7 @@ class SearchCheckpoint(keras.callbacks.Callback):
         if not hasattr(search, "distributions") or not hasattr(search, "skip_steps"):
             raise InputError("SearchCheckpoint backs up a SearchModel; wrap the model in keras_drnas.SearchModel.")
         self._genotypes_before = len(search.genotype_history)
-        if self.overwrite and is_chief(search.distribute_strategy):
+        if self.overwrite and is_chief(strategy_of(search)):
             shutil.rmtree(self.directory, ignore_errors=True)
             self.overwrite = False  # once: a later fit of this run resumes its own checkpoint
         if self.state is None or self._restored:
@@ -234,7 +234,7 @@ class SearchCheckpoint(keras.callbacks.Callback):
                 f"{describe_non_finite(bad)}. "
                 f"{self.directory} keeps the last finite state. Lower the learning rate (weights or architecture)."
             )
-        with writable_directory(self.directory, search.distribute_strategy) as directory:
+        with writable_directory(self.directory, strategy_of(search)) as directory:
             name = f"search-{epoch}-{step}-{secrets.token_hex(4)}.weights.h5"
             weights = os.path.join(directory, name)
             with atomic_path(weights) as tmp:

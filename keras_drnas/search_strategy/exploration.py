@@ -11,7 +11,6 @@ import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_drnas.search_space.derivation import derive_genotype
 from keras_drnas.search_strategy.fixed_architecture import (
@@ -21,9 +20,10 @@ from keras_drnas.search_strategy.fixed_architecture import (
     genotype_op_weights,
     take_batches,
 )
-from keras_drnas.search_strategy.workers import writable_path
+from keras_drnas.search_strategy.workers import strategy_of, writable_path
 from keras_drnas.utils.errors import InputError
 from keras_drnas.utils.files import atomic_write_text
+from keras_drnas.utils.optional import tensorflow as tf
 
 
 def sample_op_weights(concentration, op_mask, rng):
@@ -134,7 +134,7 @@ class ExplorationRecorder(keras.callbacks.Callback):
             return
         record = self.record(epoch)
         self.records[epoch] = record
-        with writable_path(self.path, self.model.distribute_strategy) as path:  # the chief's only
+        with writable_path(self.path, strategy_of(self.model)) as path:  # the chief's only
             atomic_write_text(path, json.dumps({str(e): r for e, r in sorted(self.records.items())}, indent=1))
         if logs is not None:
             sampled = record["sampled"]

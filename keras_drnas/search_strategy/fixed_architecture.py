@@ -10,10 +10,10 @@ instead of a fresh Dirichlet sample.
 import contextlib
 
 import numpy as np
-import tensorflow as tf
 
 from keras_drnas.search_strategy.supernet import Supernet
 from keras_drnas.utils.errors import InputError
+from keras_drnas.utils.optional import require_tensorflow_backend, tensorflow as tf
 
 DATA_HINT = (
     "a tf.data.Dataset of batched (x, y) validation pairs, or the search's "
@@ -23,6 +23,7 @@ DATA_HINT = (
 
 def check_validation_data(data, owner):
     """`data` as a dataset of (x, y) batches, or a clear error."""
+    require_tensorflow_backend(owner)  # it evaluates fixed architectures in a tf.function
     if not isinstance(data, tf.data.Dataset):
         raise InputError(f"{owner} takes validation_data as {DATA_HINT}; got {type(data).__name__}.")
     spec = data.element_spec

@@ -28,7 +28,8 @@ import threading
 import weakref
 
 import keras
-import tensorflow as tf
+
+from keras_drnas.utils.optional import tensorflow as tf
 
 _state = threading.local()  # per thread: MirroredStrategy traces each replica in its own
 

@@ -5,9 +5,9 @@ import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from keras_drnas.search_strategy.workers import is_chief, writable_path
+from keras_drnas.search_strategy.workers import is_chief, strategy_of, writable_path
+from keras_drnas.utils.optional import tensorflow as tf
 
 
 class GenotypeLogger(keras.callbacks.Callback):
@@ -29,7 +29,7 @@ class GenotypeLogger(keras.callbacks.Callback):
         self._writer = None
 
     def on_train_begin(self, logs=None):
-        if not is_chief(self.model.distribute_strategy):
+        if not is_chief(strategy_of(self.model)):
             return
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         if self.log_dir:
@@ -45,7 +45,7 @@ class GenotypeLogger(keras.callbacks.Callback):
             "concentrations": search.concentration_report(),
             "entropy": entropy,
         }
-        with writable_path(self.path, search.distribute_strategy) as path, open(path, "a", encoding="utf-8") as f:
+        with writable_path(self.path, strategy_of(search)) as path, open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
             f.flush()
             os.fsync(f.fileno())

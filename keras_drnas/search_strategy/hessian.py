@@ -13,7 +13,6 @@ import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_drnas.search_strategy.fixed_architecture import (
     check_supernet,
@@ -22,6 +21,7 @@ from keras_drnas.search_strategy.fixed_architecture import (
     take_batches,
 )
 from keras_drnas.utils.errors import InputError
+from keras_drnas.utils.optional import tensorflow as tf
 
 
 def hessian_vector_product_function(search):

@@ -47,7 +47,10 @@ class StopOnNonFinite(keras.callbacks.Callback):
     Like `keras.callbacks.TerminateOnNaN`, but it names the epoch and step,
     and it also catches a non-finite gradient, which shows as non-finite
     weights right after its update (the loss is computed before it);
-    `SearchModel` checks its variables inside the step for this.
+    `SearchModel` checks its variables inside the step for this. (On JAX
+    reading that flag would copy the search's whole state out of the
+    compiled loop after every step: there the variables are checked after
+    each epoch, and a non-finite weight shows in the next step's loss.)
     `SearchModel.fit` always adds it; together with `SearchCheckpoint`,
     which never writes non-finite weights, the last checkpoint on disk is
     the last finite state of the search.
@@ -61,8 +64,18 @@ class StopOnNonFinite(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        self._check(batch, logs, variables=keras.backend.backend() != "jax")
+
+    def on_epoch_end(self, epoch, logs=None):
+        steps = (self.params or {}).get("steps")
+        if keras.backend.backend() == "jax" and steps:
+            self._check(steps - 1, {}, variables=True)
+
+    def _check(self, batch, logs, variables):
         losses = {k: float(logs[k]) for k in LOSSES if logs and k in logs}
         bad_losses = [f"{k} is {v}" for k, v in losses.items() if not math.isfinite(v)]
+        if not (bad_losses or variables):
+            return
         checked_in_step = getattr(self.model, "weights_finite", None)  # SearchModel's
         finite = checked_in_step is not None and float(keras.ops.convert_to_numpy(checked_in_step)) == 1.0
         bad_variables = [] if finite else non_finite_variables(self.model)

@@ -2,11 +2,11 @@
 the weight optimizer follows a pruned and widened supernet."""
 
 import keras
-import tensorflow as tf
 
 from keras_drnas.search_space.space import SearchSpace
 from keras_drnas.search_strategy.widening import take
 from keras_drnas.utils import keras_compat
+from keras_drnas.utils.optional import tensorflow as tf
 
 
 

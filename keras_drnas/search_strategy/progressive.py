@@ -189,7 +189,7 @@ class ProgressiveLearning(keras.callbacks.Callback):
         supernet = search.supernet
         pruned = stage.ops_kept < max(sum(row) for d in supernet.distributions().values() for row in d.op_mask)
         widened = []
-        with search.distribute_strategy.scope():
+        with search.strategy_scope():
             if pruned:
                 supernet.prune(stage.ops_kept)
             if widen and stage.partial_channels != supernet.partial_channels:

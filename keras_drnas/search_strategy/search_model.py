@@ -7,8 +7,9 @@ step on a training batch (loss, coupled weight decay, global-norm clipping,
 weight optimizer, another fresh sample). `evaluate` uses the Dirichlet mean.
 """
 
+import contextlib
+
 import keras
-import tensorflow as tf
 
 from keras_drnas.search_space.derivation import derive_genotype
 from keras_drnas.search_strategy.cell import DrNASCell
@@ -25,6 +26,12 @@ from keras_drnas.search_strategy.optimizers import (
 from keras_drnas.search_strategy.supernet import Supernet, check_input_shape
 from keras_drnas.utils import keras_compat
 from keras_drnas.utils.errors import InputError
+from keras_drnas.utils.optional import is_tf_dataset
+
+if keras.backend.backend() == "jax":
+    from keras_drnas.search_strategy import jax_step as backend_step
+else:
+    from keras_drnas.search_strategy import tf_step as backend_step
 
 ANCHORS = ("l2", "kl")
 PAIRS_HINT = "build them with keras_drnas.data.search_pairs(train, validation)"
@@ -40,10 +47,11 @@ def find_distributions(model):
 
 
 def _accuracy(y, logits):
+    ops = keras.ops
     if len(y.shape) == len(logits.shape):  # one-hot labels
-        y = tf.argmax(y, axis=-1)
-    hits = tf.equal(tf.cast(tf.reshape(y, [-1]), tf.int64), tf.argmax(logits, axis=-1))
-    return tf.reduce_mean(tf.cast(hits, tf.float32))
+        y = ops.argmax(y, axis=-1)
+    hits = ops.equal(ops.cast(ops.reshape(y, [-1]), "int32"), ops.cast(ops.argmax(logits, axis=-1), "int32"))
+    return ops.mean(ops.cast(hits, "float32"))
 
 
 @keras.saving.register_keras_serializable(package="keras_drnas")
@@ -105,10 +113,27 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         self.steps_to_skip = 0
         # 1.0 while every variable is finite after a step, checked in the step itself:
         # cheaper for StopOnNonFinite than copying every variable to the host after each step.
-        self.weights_finite = keras.Variable(1.0, trainable=False, name="weights_finite",
+        self.weights_finite = keras.Variable(1.0, dtype="float32", trainable=False, name="weights_finite",
                                              aggregation="only_first_replica")
 
     # Variables -------------------------------------------------------------
+
+    def strategy_scope(self):
+        """The `tf.distribute` strategy's scope on TensorFlow; on JAX,
+        `keras.distribution` places variables without one."""
+        if keras.backend.backend() == "tensorflow":
+            return self.distribute_strategy.scope()
+        return contextlib.nullcontext()
+
+    @property
+    def non_trainable_variables(self):
+        """Keras' list, plus the architecture optimizer's variables on JAX,
+        whose trainer threads only these and `optimizer.variables` through
+        its compiled step."""
+        variables = super().non_trainable_variables
+        if keras.backend.backend() == "jax" and self._has_optimizers() and self.arch_optimizer.built:
+            variables = variables + list(self.arch_optimizer.variables)
+        return variables
 
     def distributions(self):
         """{name: ArchitectureDistribution}: the cell types of a supernet
@@ -137,7 +162,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         the model's search space, and sparse categorical cross-entropy on logits.
         """
         defaults = search_defaults(getattr(self.supernet, "space", None))
-        with self.distribute_strategy.scope():  # both optimizers' variables must be distributed
+        with self.strategy_scope():  # both optimizers' variables must be distributed
             if optimizer is None:
                 optimizer = default_weight_optimizer(defaults["learning_rate"], defaults["min_learning_rate"])
             if arch_optimizer is None:
@@ -162,7 +187,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     def rebuild_weight_optimizer(self, widened=()):
         """Replaces the weight optimizer after pruning or widening (see
         `rebuild_optimizer`): the schedule, momentum and step count carry on."""
-        with self.distribute_strategy.scope():
+        with self.strategy_scope():
             self.optimizer = rebuild_optimizer(self.optimizer, self.weight_variables, widened)
         return self.optimizer
 
@@ -174,10 +199,8 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     def anchor_loss(self):
         """The regularizer that keeps concentrations near Dir(1) (paper eq. 3)."""
         if self.anchor == "kl":
-            return self.anchor_strength * tf.add_n([d.kl_to_uniform() for d in self.distributions().values()])
-        return 0.5 * self.anchor_strength * tf.add_n(
-            [tf.reduce_sum(tf.square(v)) for v in self.architecture_variables]
-        )
+            return self.anchor_strength * sum(d.kl_to_uniform() for d in self.distributions().values())
+        return 0.5 * self.anchor_strength * sum(keras.ops.sum(keras.ops.square(v)) for v in self.architecture_variables)
 
     def set_arch_enabled(self, enabled):
         """Switches architecture steps on or off (warm-up); the compiled step
@@ -204,76 +227,51 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         if getattr(train_function, "skips_steps", False):
             return train_function
 
-        def train_or_skip(iterator):
+        def train_or_skip(*args):  # (iterator), or (state, iterator) on JAX
             if self.steps_to_skip <= 0:
-                return train_function(iterator)
+                return train_function(*args)
             for _ in range(min(self.steps_per_execution, self.steps_to_skip)):
-                next(iterator)
+                next(args[-1])
             self.steps_to_skip -= self.steps_per_execution
+            if keras.backend.backend() == "jax":
+                return backend_step.current_logs(self, args[0]), args[0]
             return self.get_metrics_result()
 
         train_or_skip.skips_steps = True
         self.train_function = train_or_skip
         return train_or_skip
 
-    def _replicas(self):
-        return tf.distribute.get_strategy().num_replicas_in_sync
-
-    def _arch_step(self, x, y):
-        arch_vars = self.architecture_variables
-        with tf.GradientTape() as tape:
-            logits = self.supernet(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=logits, training=True)
-            total = loss + self.anchor_loss() / self._replicas()
-        grads = tape.gradient(total, arch_vars)
-        self.arch_optimizer.apply_gradients(zip(grads, arch_vars))
-        return loss, logits
-
-    def _weight_step(self, x, y):
-        weights = self.weight_variables
-        with tf.GradientTape() as tape:
-            logits = self.supernet(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=logits, training=True)
-            scaled = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, weights)
-        if self.weight_decay:
-            decay = self.weight_decay / self._replicas()
-            grads = [g + decay * tf.cast(v, g.dtype) for g, v in zip(grads, weights)]
-        self.optimizer.apply_gradients(zip(grads, weights))
-        return loss, logits
-
-    def train_step(self, data):
+    def train_step(self, *args):
+        """The bilevel step: `train_step(data)` on TensorFlow, the stateless
+        `train_step(state, data)` on JAX."""
         try:
-            (x_train, y_train), (x_val, y_val) = data
+            (_, _), (_, _) = args[-1]
         except (TypeError, ValueError):
             raise InputError(
                 f"SearchModel.fit expects batches ((x_train, y_train), (x_val, y_val)); {PAIRS_HINT}."
             ) from None
-        batch = tf.shape(x_val)[0]
+        return backend_step.train_step(self, *args)
 
-        if self.arch_enabled:  # a Python switch: tf.cond cannot hold a cross-replica update
-            loss, logits = self._arch_step(x_val, y_val)
-            self.arch_loss_tracker.update_state(loss * self._replicas(), sample_weight=batch)
-            self.arch_accuracy_tracker.update_state(_accuracy(y_val, logits), sample_weight=batch)
-            # Start the weight step only once the arch update is done:
-            # overlapping the steps would hold both passes' activations at once.
-            with tf.control_dependencies([self.arch_optimizer.iterations.value]):
-                x_train = tf.identity(x_train)
-        loss, logits = self._weight_step(x_train, y_train)
-        # One op per variable: a sum of squares is finite unless an entry is not (or it
-        # overflows; StopOnNonFinite then checks each variable on the host).
-        squares = tf.add_n([tf.cast(tf.nn.l2_loss(v), "float32")
-                            for v in self.supernet.weights if "float" in v.dtype])
-        self.weights_finite.assign(tf.cast(tf.math.is_finite(squares), "float32"))
-        keras_compat.loss_tracker(self).update_state(loss * self._replicas(), sample_weight=tf.shape(x_train)[0])
+    def update_arch_metrics(self, loss, y, logits):
+        """Adds an architecture step's loss and accuracy to the logs."""
+        batch = keras.ops.shape(y)[0]
+        self.arch_loss_tracker.update_state(loss, sample_weight=batch)
+        self.arch_accuracy_tracker.update_state(_accuracy(y, logits), sample_weight=batch)
+
+    def update_weight_metrics(self, loss, x, y, logits):
+        """Adds a weight step's loss, the compiled metrics and the mean
+        entropy per cell type to the logs; returns the logs."""
+        keras_compat.loss_tracker(self).update_state(loss, sample_weight=keras.ops.shape(x)[0])
         distributions = list(self.distributions().values())
-        self.entropy_tracker.update_state(tf.add_n([d.entropy() for d in distributions]) / len(distributions))
-        return keras_compat.reducible_logs(self.compute_metrics(x_train, y_train, logits))
+        self.entropy_tracker.update_state(sum(d.entropy() for d in distributions) / len(distributions))
+        return self.compute_metrics(x, y, logits)
 
-    def test_step(self, data):
-        logs = super().test_step(data)
+    def test_step(self, *args):
+        result = super().test_step(*args)
+        logs, state = result if keras.backend.backend() == "jax" else (result, None)
         search_only = {t.name for t in (self.arch_loss_tracker, self.arch_accuracy_tracker, self.entropy_tracker)}
-        return keras_compat.reducible_logs({k: v for k, v in logs.items() if k not in search_only})
+        logs = keras_compat.reducible_logs({k: v for k, v in logs.items() if k not in search_only})
+        return logs if state is None else (logs, state)
 
     # Results ---------------------------------------------------------------
 
@@ -346,20 +344,23 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         """Builds the model for `dataset`'s images, the compiled metrics and
         both optimizers, in the strategy scope (e.g. before `load_weights`
         when resuming)."""
-        if not isinstance(dataset, tf.data.Dataset):
+        if is_tf_dataset(dataset):
+            element = dataset.element_spec
+        elif isinstance(dataset, keras.utils.PyDataset):
+            element = dataset[0]
+        else:
             raise InputError(
-                "SearchModel.fit takes a tf.data.Dataset of ((x_train, y_train), (x_val, y_val)) "
-                f"batches, got {type(dataset).__name__}; {PAIRS_HINT}."
+                "SearchModel.fit takes a tf.data.Dataset or keras.utils.PyDataset of ((x_train, y_train), "
+                f"(x_val, y_val)) batches, got {type(dataset).__name__}; {PAIRS_HINT}."
             )
         try:
-            (train_spec, label_spec), _ = dataset.element_spec
+            (train_spec, label_spec), _ = element
         except (TypeError, ValueError):
             raise InputError(
-                "SearchModel.fit expects batches ((x_train, y_train), (x_val, y_val)), got "
-                f"elements {dataset.element_spec}; {PAIRS_HINT}."
+                f"SearchModel.fit expects batches ((x_train, y_train), (x_val, y_val)), got {element}; {PAIRS_HINT}."
             ) from None
         image_shape = tuple(train_spec.shape[1:])
-        with self.distribute_strategy.scope():  # variables made here must be mirrored
+        with self.strategy_scope():  # variables made here must be mirrored
             built_shape = keras_compat.built_input_shape(self.supernet) if self.supernet.built else None
             if built_shape:
                 check_input_shape(image_shape, built_shape, "the searched model")
@@ -409,5 +410,5 @@ def _check_classes(num_classes, model, image_shape):
 
 
 def _cardinality(dataset):
-    n = int(dataset.cardinality())
+    n = int(dataset.cardinality()) if is_tf_dataset(dataset) else len(dataset)
     return n if n > 0 else None

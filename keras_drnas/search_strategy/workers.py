@@ -1,23 +1,36 @@
-"""Runs on several workers (`tf.distribute.MultiWorkerMirroredStrategy`):
-every worker runs the same code, and only the chief's files remain."""
+"""Runs on several workers (`tf.distribute.MultiWorkerMirroredStrategy`,
+or several JAX processes): every worker runs the same code, and only the
+chief's files remain."""
 
 import contextlib
 import os
 import shutil
 import tempfile
 
-import tensorflow as tf
+import keras
+
+
+def strategy_of(model):
+    """The `tf.distribute` strategy `model` runs under; None on JAX."""
+    return getattr(model, "distribute_strategy", None)
 
 
 def is_chief(strategy=None):
     """Whether this process keeps what it writes: always, except on the
     non-chief workers of a multi-worker strategy (`TF_CONFIG`'s chief, or
-    worker 0 when the cluster has no chief, is the one that keeps them).
+    worker 0 when the cluster has no chief, is the one that keeps them);
+    on JAX, process 0.
 
     Example:
     >>> is_chief()
     True
     """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.process_index() == 0
+    import tensorflow as tf
+
     strategy = strategy or tf.distribute.get_strategy()
     return bool(strategy.extended.should_checkpoint)
 

@@ -15,9 +15,10 @@ there, by name, rather than deep inside a search.
 import contextlib
 
 import keras
-import tensorflow as tf
 from keras.src.backend.common.stateless_scope import in_stateless_scope as _in_stateless_scope
 from keras.src.backend.common.variables import AutocastScope
+
+from keras_drnas.utils.optional import tensorflow as tf
 
 # Slot-variable lists of Keras' optimizers (SGD: momentums; Adam: the rest).
 SLOT_LISTS = ("momentums", "_momentums", "_velocities", "_velocity_hats")
@@ -27,7 +28,7 @@ def variable_values(variables):
     """The variables' values as tensors, in their own dtypes (not cast to a
     mixed-precision compute dtype by an enclosing layer call)."""
     with AutocastScope(None):
-        return [tf.convert_to_tensor(v.value) for v in variables]
+        return [keras.ops.convert_to_tensor(v.value) for v in variables]
 
 
 def in_stateless_scope():
@@ -91,7 +92,8 @@ def loss_tracker(model):
 def build_compiled_metrics(model, x_spec, y_spec):
     """Creates the compiled loss and metric state from symbolic inputs, as
     `fit` would from a batch (which, for a search, is a pair of batches)."""
-    batch = tf.nest.map_structure(lambda s: keras.KerasTensor(s.shape, s.dtype.name), (x_spec, y_spec))
+    batch = keras.tree.map_structure(
+        lambda s: keras.KerasTensor(tuple(s.shape), keras.backend.standardize_dtype(s.dtype)), (x_spec, y_spec))
     model._symbolic_build(data_batch=batch + (None,))
 
 
@@ -129,7 +131,7 @@ def reducible_logs(logs):
     batch axis of one, that mean is the mean over the replicas: a scalar, as
     one process with several replicas reports. Unchanged elsewhere.
     """
-    if not _multi_worker(tf.distribute.get_strategy()):
+    if keras.backend.backend() != "tensorflow" or not _multi_worker(tf.distribute.get_strategy()):
         return logs
     return {name: tf.reshape(value, [1]) for name, value in logs.items()}
 

@@ -1,6 +1,7 @@
 """A tiny progressive search (augmented batches) in its own process, for the tests that kill
 it (SIGKILL) and resume it: `python -m tests.search_strategy.search_process
-DIRECTORY RESULTS [--hang-state-write N] [--hang-at-epoch E]`.
+DIRECTORY RESULTS [--hang-state-write N] [--hang-at-epoch E]`, on the backend
+KERAS_BACKEND names.
 
 It prints `STEP <epoch> <step>` after every step (the checkpoint is saved
 by then) and `EPOCH <epoch>` at every epoch's start (after the stage
@@ -19,7 +20,6 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 import keras_drnas as kd
 from keras_drnas.callbacks import ProgressiveLearning, SearchCheckpoint, Stage
@@ -84,7 +84,10 @@ def main(argv):
     if args.hang_state_write:
         hang_in_state_write(args.hang_state_write)
     keras.utils.set_random_seed(123)
-    tf.config.experimental.enable_op_determinism()
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
     stages = ProgressiveLearning([Stage(2, 2, 5), Stage(2, 1, 3)], seed=0)
     # A user's own fit: the checkpoint gives the supernet, the seed and the epoch to resume at, the
@@ -101,9 +104,9 @@ def main(argv):
     history = search.fit(pairs, epochs=EPOCHS, verbose=0, callbacks=[stages, checkpoint, Markers(args.hang_at_epoch)])
     np.savez(
         args.results,
-        weights=np.array([w.numpy() for w in search.weights], dtype=object),
+        weights=np.array([keras.ops.convert_to_numpy(w) for w in search.weights], dtype=object),
         names=np.array([w.path for w in search.weights]),
-        iterations=np.array([search.optimizer.iterations.numpy(), search.arch_optimizer.iterations.numpy()]),
+        iterations=np.array([int(search.optimizer.iterations), int(search.arch_optimizer.iterations)]),
         genotype=np.array(str(search.genotype())),
         history=np.array(json.dumps(checkpoint.history)),
         fit_epochs=np.array(len(history.epoch)),

@@ -1,7 +1,9 @@
-"""The layers on JAX: the Dirichlet sampler's gradient against its closed
-form, the entropy and KL anchor, and supernets computing what they compute
-on TensorFlow from the same weights."""
+"""The layers and the search on JAX: the Dirichlet sampler's gradient
+against its closed form, the entropy and KL anchor, supernets computing what
+they compute on TensorFlow from the same weights; a search without
+TensorFlow, resumed after SIGKILL, and over two devices."""
 
+import json
 import os
 import subprocess
 import sys
@@ -83,3 +85,81 @@ def test_supernets_compute_the_same_logits_and_genotype_on_both_backends(on_jax,
     assert sum(np.abs(g).sum() for g in grads) > 0
     for k, grad in enumerate(grads):
         np.testing.assert_allclose(jax_side[f"grad_{name}_{k}"], grad, rtol=2e-3, atol=2e-5, err_msg=f"variable {k}")
+
+
+def _run_on_jax(module, *args, **env):
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3", **env)
+    result = subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def test_a_digits_search_on_jax_needs_no_tensorflow_and_its_network_exports_on_tensorflow(tmp_path):
+    import keras
+
+    from keras_drnas.derived_model.export import run_tflite, to_tflite
+    from keras_drnas.search_space import Genotype
+
+    _run_on_jax("tests.search_strategy.jax_search_process", tmp_path)  # `import tensorflow` fails there
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["pairs"] == "ArrayPairs" and not result["tensorflow_imported"]
+    history = result["history"]
+    assert history["arch_loss"][0] == 0.0 and history["arch_loss"][-1] > 0  # one warm-up epoch, then arch steps
+    assert history["loss"][-1] < history["loss"][0]
+    beta = np.load(tmp_path / "concentration.npy")
+    assert np.abs(beta - np.load(tmp_path / "initial_concentration.npy")).max() > 2e-3  # the arch steps moved them
+    Genotype.from_string(result["genotype"], "nb201")
+    assert set(result["evaluation"]) == {"loss", "accuracy"} and result["evaluation"]["accuracy"] > 0.1
+    # TensorFlow-only features say so on JAX.
+    assert "TensorFlow backend only" in result["errors"]["tflite"] and ".keras" in result["errors"]["tflite"]
+    assert "ExplorationRecorder runs on Keras' TensorFlow backend only" in result["errors"]["exploration"]
+    assert "The search diverged at epoch 1, step " in result["errors"]["diverged"]  # a NaN loss stops it
+
+    model = keras.models.load_model(tmp_path / "derived.keras")  # built-in layers only
+    images = np.load(tmp_path / "images.npy")
+    outputs = model.predict(images, verbose=0)
+    np.testing.assert_allclose(outputs, np.load(tmp_path / "outputs.npy"), rtol=1e-4, atol=1e-5)
+    tflite = run_tflite(to_tflite(model), images)
+    np.testing.assert_array_equal(tflite.argmax(-1), outputs.argmax(-1))
+
+
+def test_a_jax_search_killed_mid_epoch_resumes_exactly(tmp_path):
+    """The progressive search of the checkpoint tests, on JAX: SIGKILLed
+    after a step of its second epoch, then resumed, it ends as the run
+    that was never stopped."""
+    import signal
+
+    script = [sys.executable, "-m", "tests.search_strategy.search_process"]
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    _run_on_jax("tests.search_strategy.search_process", tmp_path / "reference", tmp_path / "reference.npz")
+    process = subprocess.Popen([*script, str(tmp_path / "run"), str(tmp_path / "run.npz")], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in process.stdout:
+            if line.strip() == "STEP 1 2":
+                process.send_signal(signal.SIGKILL)
+                break
+        assert process.wait(timeout=300) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+    resumed = _run_on_jax("tests.search_strategy.search_process", tmp_path / "run", tmp_path / "run.npz")
+    assert resumed.stdout.splitlines()[0] == "EPOCH 1"
+    reference, run = (np.load(tmp_path / f"{n}.npz", allow_pickle=True) for n in ("reference", "run"))
+    assert list(run["names"]) == list(reference["names"])
+    for name, a, b in zip(reference["names"], reference["weights"], run["weights"], strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    for key in ("iterations", "genotype", "history", "concentration_normal"):
+        np.testing.assert_array_equal(run[key], reference[key], err_msg=key)
+
+
+def test_data_parallel_over_two_devices_searches_as_one_device(tmp_path):
+    _run_on_jax("tests.search_strategy.jax_devices_process", tmp_path / "out.npz",
+                XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    out = np.load(tmp_path / "out.npz")
+    assert int(out["eta_devices"]) == 2  # eta lives on both devices
+    assert np.abs(out["one"] - out["initial"]).max() > 2e-3  # the arch steps moved them
+    np.testing.assert_allclose(out["both"], out["one"], rtol=1e-5)
+    np.testing.assert_allclose(out["both_loss"], out["one_loss"], rtol=1e-5)
+    assert str(out["both_genotype"]) == str(out["one_genotype"])
