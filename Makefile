@@ -25,9 +25,11 @@ $(STAMP): pyproject.toml requirements.lock | python-version
 demo: $(STAMP)
 	$(BIN)/keras-drnas demo --output-dir runs/demo
 
-# The tests include the manual's strict build, its code blocks, and the built wheel in a fresh environment.
+# The tests include the manual's strict build, its code blocks, and the built wheel in a fresh environment;
+# then the backend-neutral ones again on JAX (tests/search_space; the JAX search itself is in the first run).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -n auto -o addopts="-ra" tests/search_space
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

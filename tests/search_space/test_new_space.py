@@ -83,10 +83,13 @@ def test_a_space_defined_outside_the_package_searches_derives_and_ships(chain_sp
     net = build_supernet("tiny-chain", channels=4, cells_per_stage=1, num_cells=3, seed=0)
     assert net.space == chain_space and [c.space for c in net.cells()] == [chain_space] * 3
     search = compiled(net)
-    history = search.fit(tiny_pairs(n=64, batch_size=16), epochs=2, verbose=0)
+    pairs = tiny_pairs(n=64, batch_size=16)
+    search.build_for(pairs)
+    initial = net.concentrations()["normal"]  # eta starts as 1e-3 noise
+    history = search.fit(pairs, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     beta = net.concentrations()["normal"]
-    assert beta.shape == (3, 3) and not np.allclose(beta, 1.0)  # the architecture was learnt
+    assert beta.shape == (3, 3) and np.abs(beta - initial).max() > 2e-3  # the architecture was learnt
 
     genotype = search.genotype()
     means = net.expected_op_weights()["normal"]
@@ -121,6 +124,7 @@ def _all_layers(layer):
         yield from _all_layers(inner)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the command line runs on TensorFlow")
 def test_the_command_line_searches_a_registered_space(chain_space, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["search", "--space", "chain", "--channels", "4", "--cells-per-stage", "1", "--epochs", "1",
