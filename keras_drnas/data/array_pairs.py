@@ -11,19 +11,7 @@ search sees the batches the interrupted one would have.
 import keras
 import numpy as np
 
-
-def random_crop_flip_batch(images, rng, padding=4):
-    """The reference augmentation for a batch of (height, width, channels)
-    images, each with its own crop offset and coin flip from `rng`."""
-    n, height, width, _ = images.shape
-    padded = np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    rows, cols = rng.integers(0, 2 * padding + 1, size=(2, n))
-    flips = rng.random(n) < 0.5
-    out = np.empty_like(images)
-    for i in range(n):
-        crop = padded[i, rows[i]:rows[i] + height, cols[i]:cols[i] + width]
-        out[i] = crop[:, ::-1] if flips[i] else crop
-    return out
+from keras_drnas.data.augmentation import random_crop_flip_batch
 
 
 class ArrayPairs(keras.utils.PyDataset):

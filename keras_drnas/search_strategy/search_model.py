@@ -24,6 +24,7 @@ from keras_drnas.search_strategy.optimizers import (
     stretch_schedule,
 )
 from keras_drnas.search_strategy.supernet import Supernet, check_input_shape
+from keras_drnas.search_strategy.workers import strategy_of
 from keras_drnas.utils import keras_compat
 from keras_drnas.utils.errors import InputError
 from keras_drnas.utils.optional import is_tf_dataset
@@ -121,9 +122,8 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
     def strategy_scope(self):
         """The `tf.distribute` strategy's scope on TensorFlow; on JAX,
         `keras.distribution` places variables without one."""
-        if keras.backend.backend() == "tensorflow":
-            return self.distribute_strategy.scope()
-        return contextlib.nullcontext()
+        strategy = strategy_of(self)
+        return contextlib.nullcontext() if strategy is None else strategy.scope()
 
     @property
     def non_trainable_variables(self):

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from keras_drnas.data import DataError
-from keras_drnas.data.array_pairs import ArrayPairs, random_crop_flip_batch
+from keras_drnas.data.array_pairs import ArrayPairs
+from keras_drnas.data.augmentation import random_crop_flip_batch
 
 
 def _pairs(epochs=None, initial_epoch=0, augment=True, seed=1):
