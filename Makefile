@@ -25,11 +25,19 @@ $(STAMP): pyproject.toml requirements.lock | python-version
 demo: $(STAMP)
 	$(BIN)/keras-drnas demo --output-dir runs/demo
 
-# The tests include the manual's strict build, its code blocks, and the built wheel in a fresh environment;
-# then the backend-neutral ones again on JAX (tests/search_space; the JAX search itself is in the first run).
+# The backend-neutral tests: the first run has them on TensorFlow, the second on JAX (where their
+# TensorFlow-only cases skip). The JAX search without TensorFlow is in the first run.
+NEUTRAL_TESTS := tests/search_space tests/derived_model/test_network.py \
+	$(addprefix tests/search_strategy/test_,distribution.py mixed_op.py cell.py supernets.py search_model.py \
+		progressive.py checkpoint.py)
+
+# The tests include the manual's strict build, its code blocks, and the built wheel in a fresh environment.
+# JAX keeps the programs it compiles in a fresh folder for the run: the tests and their processes build
+# the same tiny supernets again and again, and compiling them is most of their time on JAX.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -n auto -o addopts="-ra" tests/search_space
+	export JAX_COMPILATION_CACHE_DIR=$$(mktemp -d) && trap 'rm -rf "$$JAX_COMPILATION_CACHE_DIR"' EXIT && \
+	$(BIN)/python -m pytest -q -n auto && \
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -n auto -o addopts="-ra" $(NEUTRAL_TESTS)
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

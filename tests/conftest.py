@@ -1,6 +1,11 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The tests' networks are tiny: on JAX compiling them takes most of a test's time, and XLA's lowest
+# optimization level compiles them ~40% faster (their processes inherit it).
+JAX_TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
+if os.environ.get("KERAS_BACKEND") == "jax":
+    os.environ.setdefault("XLA_FLAGS", JAX_TEST_XLA_FLAGS)
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

@@ -196,6 +196,8 @@ class DrNASCell(keras.layers.Layer):
         inputs = list(inputs) if self.takes_two_inputs else [inputs]
         if not (self.remat and training):
             return self._forward(inputs, op_weights, training)
+        if keras.backend.backend() == "jax":
+            return self._remat_pure(inputs, op_weights, training)
         traced = []
 
         def forward(*tensors):
@@ -205,6 +207,24 @@ class DrNASCell(keras.layers.Layer):
                 return self._forward(list(tensors[:-1]), tensors[-1], training)
 
         return keras.remat(forward)(*inputs, op_weights)
+
+    def _remat_pure(self, inputs, op_weights, training):
+        """`jax.checkpoint` takes a pure function, traced once: the cell's
+        variables go in as arguments (a nested `StatelessScope` sees only its
+        own mapping) and the batch-norm updates come out as outputs instead of
+        assignments, which would leak its tracers."""
+        variables = self.variables
+
+        def forward(values, *tensors):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+                outputs = self._forward(list(tensors[:-1]), tensors[-1], training)
+            return outputs, [scope.get_current_value(v) for v in variables]
+
+        outputs, updated = keras.remat(forward)([v.value for v in variables], *inputs, op_weights)
+        for variable, value in zip(variables, updated):
+            if not variable.trainable:
+                variable.assign(value)
+        return outputs
 
     def _forward(self, inputs, op_weights, training):
         if self.takes_two_inputs:

@@ -38,11 +38,13 @@ def eta_to_concentration(eta):
 
     Written as exp(eta) below 0: `elu(eta) + 1` rounds to 0 in float32 once
     exp(eta) is below float32's epsilon (eta < -17)."""
+    eta = ops.convert_to_tensor(eta)  # a variable too: JAX's `where` takes arrays only
     return ops.where(eta > 0, eta + 1.0, ops.exp(ops.minimum(eta, 0.0)))
 
 
 def eta_to_log_concentration(eta):
     """log beta: eta itself below 0 (exact for tiny beta), log1p(eta) above."""
+    eta = ops.convert_to_tensor(eta)
     return ops.where(eta > 0, ops.log1p(ops.maximum(eta, 0.0)), eta)
 
 

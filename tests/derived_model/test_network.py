@@ -1,8 +1,8 @@
 import collections
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_drnas import Genotype, GenotypeError
 from keras_drnas.derived_model import build_network
@@ -43,7 +43,7 @@ def test_drop_path_and_auxiliary_only_in_training():
     with pytest.raises(ValueError, match="Use larger images"):
         DARTS.build_network(DRNAS_CIFAR10, channels=4, num_cells=5, input_shape=(16, 16, 3), auxiliary=True)
     net = DARTS.build_network(DRNAS_CIFAR10, channels=4, num_cells=5, input_shape=(32, 32, 3), auxiliary=True, drop_path=0.5)
-    x = tf.random.normal((4, 32, 32, 3))
+    x = keras.random.normal((4, 32, 32, 3))
     assert len(net.model.outputs) == 1 and len(net.training_model.outputs) == 2
     np.testing.assert_allclose(net.model(x, training=False), net.model(x, training=False))
     assert net.drop_path_layers

@@ -2,9 +2,8 @@
 
     python -m tests.search_strategy.jax_process WEIGHTS_DIR OUT.npz
 
-Writes the Monte-Carlo gradient of E[sum(c * theta)] through the JAX
-sampler (with its closed form), the entropy and KL anchor of a given eta,
-and the logits of two supernets whose weights the TensorFlow side saved.
+Writes the entropy and KL anchor of a given eta, and the logits, genotypes,
+losses and gradients of two supernets whose weights the TensorFlow side saved.
 """
 
 import os
@@ -15,20 +14,9 @@ import keras
 import numpy as np
 
 import keras_drnas as kd
-from keras_drnas.search_strategy.distribution import eta_to_log_concentration, sample_dirichlet
 from keras_drnas.search_strategy.fixed_architecture import fixed_op_weights
-from tests.search_strategy.jax_reference import COSTS, EDGES, ETA, IMAGES, LABELS, supernets
+from tests.search_strategy.jax_reference import ETA, IMAGES, LABELS, supernets
 from tests.search_strategy.jax_reference import fixed_op_weights as fixed_sample
-
-
-def monte_carlo_gradient(edges, c, draws, seed):
-    def objective(eta):
-        theta = sample_dirichlet(eta_to_log_concentration(eta), jax.random.key(seed))
-        return keras.ops.sum(theta * np.repeat(c, draws, axis=0))
-
-    eta = np.repeat(edges, draws, axis=0).astype(np.float32)
-    per_draw = np.asarray(jax.grad(objective)(eta)).astype(np.float64).reshape(len(edges), draws, -1)
-    return per_draw.mean(axis=1), per_draw.std(axis=1) / np.sqrt(draws)
 
 
 def loss_and_gradients(supernet):
@@ -48,9 +36,6 @@ def loss_and_gradients(supernet):
 def main(weights_dir, out):
     assert keras.backend.backend() == "jax"
     results = {}
-    results["estimate"], results["stderr"] = monte_carlo_gradient(EDGES, COSTS, 25_000, seed=1)
-    results["tiny_estimate"], results["tiny_stderr"] = monte_carlo_gradient(
-        np.array([[-10.0, 0.0]]), np.array([[3.0, -2.0]]), 1_000_000, seed=2)
     dist = kd.layers.ArchitectureDistribution(*ETA.shape, op_mask=ETA > -1.5)
     dist.build()
     dist.eta.assign(ETA)

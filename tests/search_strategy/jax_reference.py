@@ -5,8 +5,6 @@ import numpy as np
 
 import keras_drnas as kd
 
-EDGES = np.array([[-10, 0, 1, -3], [-5, 0.5, -1, 3], [-3, 3, 0, -10], [0, -5, 3, -3]])
-COSTS = np.array([[1, -2, 0.5, 3], [3, 1, -2, 0.5], [-2, 0.5, 3, 1], [0.5, 3, 1, -2]])
 ETA = np.random.default_rng(0).normal(0.0, 1.5, (6, 5)).astype("float32")
 IMAGES = np.random.default_rng(1).random((4, 16, 16, 3)).astype("float32")
 LABELS = np.array([0, 3, 7, 9], "int32")

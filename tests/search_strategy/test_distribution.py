@@ -1,10 +1,22 @@
+"""The architecture distribution on either backend; the comparisons with
+TFP's own Dirichlet run on TensorFlow."""
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
 from keras_drnas.search_strategy import ArchitectureDistribution, DrNASCell
 from keras_drnas.search_strategy.distribution import eta_to_log_concentration, sample_dirichlet, top_k_mask
+from tests.helpers import gradients, tensorflow_only, to_numpy
+
+# float64 samples need JAX's x64 mode on JAX; there the library samples in float32.
+DTYPES = ["float32", pytest.param("float64", marks=tensorflow_only)]
+
+
+def stateless_seed(a, b):
+    """TFP's int32 seed pair on TensorFlow, an integer seed on JAX."""
+    return np.array([a, b], np.int32) if keras.backend.backend() == "tensorflow" else 1000 * a + b
 
 
 def closed_form_gradient(eta, c):
@@ -18,17 +30,14 @@ def closed_form_gradient(eta, c):
 def test_gradient_matches_closed_form_within_monte_carlo_error():
     """d/d eta of E[sum(c * theta)], estimated through the layer's samples."""
     eta0 = np.array([0.4, -0.3, 1.2, 0.0, -0.8], np.float32)
-    c = tf.constant([1.0, -2.0, 0.5, 3.0, -1.0])
+    c = np.array([1.0, -2.0, 0.5, 3.0, -1.0], np.float32)
     rows = 100_000  # each row: one independent sample of the same Dirichlet
     dist = ArchitectureDistribution(rows, 5, seed=1)
     dist.build()
     dist.eta.assign(np.tile(eta0, (rows, 1)))
-    with tf.GradientTape() as tape:
-        theta = dist.sample()
-        objective = tf.reduce_sum(theta * c)
-    per_row = tape.gradient(objective, dist.eta).numpy()
+    _, (per_row,) = gradients(lambda: ops.sum(dist.sample() * c), [dist.eta], [dist])
 
-    expected = closed_form_gradient(eta0, c.numpy())
+    expected = closed_form_gradient(eta0, c)
 
     estimate = per_row.mean(axis=0)
     stderr = per_row.std(axis=0) / np.sqrt(rows)
@@ -40,34 +49,37 @@ def test_gradient_matches_closed_form_within_monte_carlo_error():
 @pytest.mark.parametrize("eta_value", [-5.0, 5.0])
 def test_no_nan_in_samples_or_gradients_at_extreme_eta(eta_value):
     cell = DrNASCell("nas-bench-201", channels=4, seed=3)
-    x = tf.random.normal((2, 8, 8, 4))
+    x = keras.random.normal((2, 8, 8, 4))
     cell(x, training=True)
     eta = np.full((6, 5), eta_value, np.float32)
     eta[:, 0] = -eta_value  # mix tiny and large concentrations on every edge
     cell.distribution.eta.assign(eta)
+    assert any(w is cell.distribution.eta for w in cell.trainable_weights)
+
+    def loss():
+        return ops.sum(cell(x, op_weights=cell.distribution.op_weights(training=True), training=True) ** 2)
+
     for _ in range(20):
-        with tf.GradientTape() as tape:
-            theta = cell.distribution.op_weights(training=True)
-            loss = tf.reduce_sum(cell(x, op_weights=theta, training=True) ** 2)
-        grads = tape.gradient(loss, [cell.distribution.eta] + cell.trainable_weights)
-        assert np.all(np.isfinite(theta.numpy()))
-        np.testing.assert_allclose(theta.numpy().sum(axis=1), 1.0, rtol=1e-5)
+        _, grads = gradients(loss, cell.trainable_weights, [cell])
         for g in grads:
-            assert g is not None and np.all(np.isfinite(tf.convert_to_tensor(g).numpy()))
+            assert g is not None and np.all(np.isfinite(g))
+        theta = to_numpy(cell.distribution.op_weights(training=True))
+        assert np.all(np.isfinite(theta))
+        np.testing.assert_allclose(theta.sum(axis=1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_gradient_matches_closed_form_for_small_concentrations(dtype):
     """Edges mixing eta in {-10, -5, -3, 0, 3}: the Monte-Carlo gradient of
     E[sum(c * theta)] through the samples matches the closed form."""
     edges = np.array([[-10, 0, 1, -3], [-5, 0.5, -1, 3], [-3, 3, 0, -10], [0, -5, 3, -3]])
     c = np.array([[1, -2, 0.5, 3], [3, 1, -2, 0.5], [-2, 0.5, 3, 1], [0.5, 3, 1, -2]])
     draws = 25_000  # independent samples of each edge's Dirichlet
-    eta = tf.Variable(np.repeat(edges, draws, axis=0), dtype=dtype)
-    with tf.GradientTape() as tape:
-        theta = sample_dirichlet(eta_to_log_concentration(eta), tf.constant([1, 2], tf.int32))
-        objective = tf.reduce_sum(theta * np.repeat(c, draws, axis=0))
-    per_draw = tape.gradient(objective, eta).numpy().reshape(len(edges), draws, -1)
+    eta = keras.Variable(np.repeat(edges, draws, axis=0), dtype=dtype)
+    costs = np.repeat(c, draws, axis=0).astype(dtype)
+    _, (per_draw,) = gradients(
+        lambda: ops.sum(sample_dirichlet(eta_to_log_concentration(eta), stateless_seed(1, 2)) * costs), [eta])
+    per_draw = per_draw.reshape(len(edges), draws, -1)
 
     expected = closed_form_gradient(edges, c)
     estimate = per_draw.mean(axis=1)
@@ -86,11 +98,11 @@ def test_gradient_matches_closed_form_for_small_concentrations(dtype):
     # theta_0 is not ~0; the estimator's standard error is then about a
     # tenth of it, and no absolute slack is allowed.
     tiny_edge, tiny_c, tiny_draws = np.array([[-10.0, 0.0]]), np.array([[3.0, -2.0]]), 1_000_000
-    eta = tf.Variable(np.repeat(tiny_edge, tiny_draws, axis=0), dtype=dtype)
-    with tf.GradientTape() as tape:
-        theta = sample_dirichlet(eta_to_log_concentration(eta), tf.constant([3, 4], tf.int32))
-        objective = tf.reduce_sum(theta * np.repeat(tiny_c, tiny_draws, axis=0))
-    per_draw = tape.gradient(objective, eta).numpy().astype(np.float64)
+    eta = keras.Variable(np.repeat(tiny_edge, tiny_draws, axis=0), dtype=dtype)
+    costs = np.repeat(tiny_c, tiny_draws, axis=0).astype(dtype)
+    _, (per_draw,) = gradients(
+        lambda: ops.sum(sample_dirichlet(eta_to_log_concentration(eta), stateless_seed(3, 4)) * costs), [eta])
+    per_draw = per_draw.astype(np.float64)
     expected = closed_form_gradient(tiny_edge, tiny_c)[0]
     estimate, stderr = per_draw.mean(axis=0), per_draw.std(axis=0) / np.sqrt(tiny_draws)
     print("eta = -10 edge: expected", expected, "estimate", estimate, "stderr", stderr)
@@ -108,13 +120,13 @@ def test_sample_mean_follows_small_concentrations():
     dist = ArchitectureDistribution(draws, 3, seed=4)
     dist.build()
     dist.eta.assign(np.tile(eta, (draws, 1)))
-    theta = dist.sample().numpy()
+    theta = to_numpy(dist.sample())
     stderr = np.sqrt(mean * (1 - mean) / (beta.sum() + 1) / draws)  # the Dirichlet's own variance
     np.testing.assert_array_less(np.abs(theta.mean(axis=0) - mean), 4 * stderr)
     assert 4 * stderr[0] < 0.001  # tight enough to tell 0.0061 from 0.0170
 
 
-@pytest.mark.parametrize("dtype", [tf.float32, tf.float64])
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_samples_and_gradients_finite_for_eta_in_minus_20_to_20(dtype):
     rng = np.random.default_rng(0)
     grid = np.linspace(-20, 20, 81)
@@ -123,25 +135,26 @@ def test_samples_and_gradients_finite_for_eta_in_minus_20_to_20(dtype):
     tiny_rows = np.full((20, 7), -20.0)  # every concentration exp(-20)
     mask = rng.random((247, 7)) < 0.8
     mask[np.arange(247), rng.integers(0, 7, 247)] = True  # at least one op kept per row
-    eta = tf.Variable(np.concatenate([grid_rows, random_rows, tiny_rows]), dtype=dtype)
-    assert set(np.round(eta.numpy()[:27].ravel(), 6)) == set(np.round(grid, 6))
+    eta = keras.Variable(np.concatenate([grid_rows, random_rows, tiny_rows]), dtype=dtype)
+    assert set(np.round(to_numpy(eta)[:27].ravel(), 6)) == set(np.round(grid, 6))
     for seed in range(5):
         for op_mask in (None, mask):
-            with tf.GradientTape() as tape:
-                theta = sample_dirichlet(eta_to_log_concentration(eta), tf.constant([seed, 0]), mask=op_mask)
-                loss = tf.reduce_sum(theta * rng.normal(size=(247, 7)))
-            gradient = tape.gradient(loss, eta).numpy()
-            theta = theta.numpy()
-            assert theta.dtype == dtype.as_numpy_dtype
+            costs = rng.normal(size=(247, 7)).astype(dtype)
+            draw = lambda: sample_dirichlet(eta_to_log_concentration(eta), stateless_seed(seed, 0), mask=op_mask)  # noqa: E731
+            _, (gradient,) = gradients(lambda: ops.sum(draw() * costs), [eta])
+            theta = to_numpy(draw())
+            assert theta.dtype == dtype
             assert np.all(np.isfinite(theta)) and np.all(np.isfinite(gradient))
             np.testing.assert_allclose(theta.sum(axis=1), 1.0, rtol=1e-5)
             if op_mask is not None:
                 assert np.all(theta[~mask] == 0) and np.all(gradient[~mask] == 0)
 
 
+@tensorflow_only
 def test_concentrations_down_to_the_limit_use_tfps_own_gamma_draw_and_gradient():
     """Where TFP's float64 Gamma draw is exact (beta >= 0.05, eta >= -3), the
     sample and its gradient are TFP's: normalized Gamma(beta) draws, same seed."""
+    import tensorflow as tf
     import tensorflow_probability as tfp
 
     seed = tf.constant([3, 4], tf.int32)
@@ -158,12 +171,14 @@ def test_concentrations_down_to_the_limit_use_tfps_own_gamma_draw_and_gradient()
     np.testing.assert_allclose(tape.gradient(our_loss, eta).numpy(), tape.gradient(tfp_loss, eta).numpy(), rtol=1e-8, atol=1e-14)
 
 
+@tensorflow_only
 def test_gradient_noise_is_the_implicit_estimators_near_beta_one():
     """The paper's estimator: per op, the gradient's standard deviation at
     eta in {-0.5, -0.1, -0.01, 0.01} equals that of TFP's own Dirichlet
     (implicit reparameterization, independent draws) within Monte-Carlo
     error. The shape augmentation, used for every beta < 1 before, is 13-15%
     noisier there with this objective."""
+    import tensorflow as tf
     import tensorflow_probability as tfp
 
     eta_row = np.array([-0.5, -0.1, -0.01, 0.01, 0.5])
@@ -195,9 +210,11 @@ def test_gradient_noise_is_the_implicit_estimators_near_beta_one():
     assert np.all(band < 0.08 * tfp_std)  # tight enough to tell an estimator 13% noisier
 
 
+@tensorflow_only
 def test_raw_tfp_float32_gradient_is_nan_for_small_concentrations():
     """Why `sample_dirichlet` exists: TFP's own float32 Dirichlet gradient is
     NaN at beta ~ 0.007 (eta = -5), where ours is finite."""
+    import tensorflow as tf
     import tensorflow_probability as tfp
 
     seed = tf.constant([1, 2], tf.int32)
@@ -218,8 +235,8 @@ def test_masked_ops_get_zero_weight_and_rows_sum_to_one():
     dist.build()
     dist.eta.assign(np.random.default_rng(0).uniform(-20, 20, (6, 5)))
     for theta in (dist.sample(), dist.mean(), dist.softmax()):
-        assert theta.dtype == tf.float32
-        theta = theta.numpy()
+        assert keras.backend.standardize_dtype(theta.dtype) == "float32"
+        theta = to_numpy(theta)
         assert np.all(theta[~np.array(mask)] == 0)
         assert theta[5, 2] == 1.0
         np.testing.assert_allclose(theta.sum(axis=1), 1.0, rtol=1e-5)
@@ -230,9 +247,9 @@ def test_mean_is_beta_over_sum_and_inference_modes():
     dist.build()
     dist.eta.assign([[0.5, -1.0, 0.0], [2.0, 2.0, -0.5]])
     beta = np.array([[1.5, np.exp(-1.0), 1.0], [3.0, 3.0, np.exp(-0.5)]])
-    np.testing.assert_allclose(dist.mean().numpy(), beta / beta.sum(1, keepdims=True), rtol=1e-5)
-    np.testing.assert_allclose(dist.op_weights(training=False).numpy(), dist.mean().numpy())
-    a, b = dist.op_weights(training=True).numpy(), dist.op_weights(training=True).numpy()
+    np.testing.assert_allclose(to_numpy(dist.mean()), beta / beta.sum(1, keepdims=True), rtol=1e-5)
+    np.testing.assert_allclose(to_numpy(dist.op_weights(training=False)), to_numpy(dist.mean()))
+    a, b = to_numpy(dist.op_weights(training=True)), to_numpy(dist.op_weights(training=True))
     assert not np.allclose(a, b)  # fresh sample per forward pass
 
 
@@ -240,7 +257,7 @@ def test_same_seed_same_samples():
     def draws(seed):
         dist = ArchitectureDistribution(6, 5, seed=seed)
         dist.build()
-        return [dist.sample().numpy() for _ in range(3)]
+        return [to_numpy(dist.sample()) for _ in range(3)]
 
     for a, b in zip(draws(7), draws(7)):
         np.testing.assert_array_equal(a, b)
