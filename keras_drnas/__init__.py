@@ -32,12 +32,23 @@ from keras_drnas.derived_model import (  # noqa: E402
     export_all,
     retrain,
 )
-from keras_drnas.search_space import DARTS, NAS_BENCH_201, Genotype, GenotypeError, SearchSpace, get_space  # noqa: E402
+from keras_drnas.search_space import (  # noqa: E402
+    DARTS,
+    MOBILENET,
+    NAS_BENCH_201,
+    Genotype,
+    GenotypeError,
+    SearchSpace,
+    get_space,
+)
 from keras_drnas.search_strategy import (  # noqa: E402
     ArchitectureDistribution,
     DartsSupernet,
     DirichletMixedOp,
     DrNASCell,
+    LatencyObjective,
+    LatencyTable,
+    MobileNetSupernet,
     NASBench201Supernet,
     SearchModel,
 )
@@ -45,7 +56,8 @@ from keras_drnas.utils.errors import InputError  # noqa: E402
 
 __all__ = [
     "ArchitectureDistribution", "DARTS", "DartsSupernet", "DerivedNetwork", "DirichletMixedOp", "DrNASCell",
-    "Genotype", "GenotypeError", "InputError", "NASBench201Supernet", "NAS_BENCH_201", "RetrainRecipe", "SearchModel",
+    "Genotype", "GenotypeError", "InputError", "LatencyObjective", "LatencyTable", "MOBILENET", "MobileNetSupernet",
+    "NASBench201Supernet", "NAS_BENCH_201", "RetrainRecipe", "SearchModel",
     "SearchSpace", "build_network", "callbacks", "count_flops", "count_parameters", "data", "export_all",
     "get_space", "layers", "presets", "retrain",
 ]

@@ -136,6 +136,11 @@ def test_every_kind_of_input_error_exits_2_with_a_message(tmp_path, capsys):
         (["search", "--data-dir", str(tmp_path / "tiny_images"), *tiny, *out], "must be multiples of 4, at least 8 (its last cells would see one pixel otherwise); got 6x6"),
         (["search", *tiny, "--output-dir", str(tmp_path / "a_file")], "a_file"),  # an OSError
         (["search", *tiny, "--resume", "--output-dir", str(tmp_path / "run")], "state.json is not a search checkpoint"),
+        (["search", *tiny, "--latency-target-ms", "3", *out], "need a chain space such as --space mobilenet"),
+        (["search", "--space", "mobilenet", "--latency-table", str(tmp_path / "stray.json"), *tiny, *out],
+         "stray.json: the first row must be the header block,op,latency_ms"),
+        (["search", "--space", "mobilenet", "--latency-table", str(tmp_path / "none.csv"), *tiny, *out],
+         "Cannot read the latency table"),
     ]
     for argv, message in cases:
         code, err = _error_of(argv, capsys)

@@ -15,12 +15,12 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_drnas.cli import demo, export, plot, retrain, search, tune  # noqa: E402
+from keras_drnas.cli import demo, export, latency_table, plot, retrain, search, tune  # noqa: E402
 from keras_drnas.cli.common import HelpWithDefaults, explain  # noqa: E402
 from keras_drnas.utils.optional import require_tensorflow_backend  # noqa: E402
 
 
-COMMANDS = (search, retrain, export, tune, plot, demo)
+COMMANDS = (search, retrain, export, tune, plot, demo, latency_table)
 
 
 def main(argv=None):

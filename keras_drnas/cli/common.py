@@ -38,7 +38,7 @@ def strategy_arg(parser):
                         "every worker; only the chief keeps files)")
 
 
-def space_arg(parser):
+def space_arg(parser, default=None):
     from keras_drnas.search_space import DEFAULT_SPACE, get_space
     from keras_drnas.utils.errors import InputError
     from keras_drnas.search_strategy.supernet import supernet_spaces
@@ -49,7 +49,7 @@ def space_arg(parser):
         except InputError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
-    parser.add_argument("--space", type=space, default=DEFAULT_SPACE, choices=supernet_spaces(),
+    parser.add_argument("--space", type=space, default=default or DEFAULT_SPACE, choices=supernet_spaces(),
                         help="the search space (a registered space name or alias)")
 
 

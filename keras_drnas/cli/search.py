@@ -51,6 +51,14 @@ def add_arguments(parser):
                         help="search in stages: prune ops and widen partial channels between stages")
     parser.add_argument("--stages", help="progressive stages as epochs:partial_channels:ops_kept,... "
                         "(default: the space's stages in the paper, e.g. 50:4:5,50:2:3)")
+    parser.add_argument("--latency-target-ms", type=float,
+                        help="mobilenet: penalize an expected TFLite latency above this (the latency table's ms)")
+    parser.add_argument("--latency-weight", type=float,
+                        help="mobilenet: loss per ms of expected latency (default 1 with --latency-target-ms); "
+                        "without a target, always weigh the latency")
+    parser.add_argument("--latency-table",
+                        help="mobilenet: a latency CSV (keras-drnas latency-table, or measured on a phone); default: "
+                        "measured here with LiteRT into OUTPUT_DIR/latency_table.csv when a latency flag is given")
     parser.add_argument("--tensorboard", help="TensorBoard log directory (metrics, entropy, concentrations, genotype)")
     parser.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
                         help="draw the pictures into OUTPUT_DIR/plots when the search ends")
@@ -91,6 +99,29 @@ def build_supernet(args, num_classes, partial_channels, seed):
     return build_supernet(args.space, channels=args.channels, cells_per_stage=args.cells_per_stage,
                           num_cells=args.num_cells, stem=args.stem, num_classes=num_classes,
                           partial_channels=partial_channels, remat=args.remat, relaxation=args.relaxation, seed=seed)
+
+
+def latency_objective(args, supernet, search_data):
+    """The `LatencyObjective` of the latency flags (None without them)."""
+    from keras_drnas.search_strategy import LatencyObjective, LatencyTable
+    from keras_drnas.utils.errors import InputError
+
+    if args.latency_target_ms is None and args.latency_weight is None and args.latency_table is None:
+        return None
+    if not hasattr(supernet.space, "blocks"):
+        raise InputError(f"--latency-* flags need a chain space such as --space mobilenet; {supernet.space.name} "
+                         "has cells.")
+    if args.latency_table:
+        table = LatencyTable.load(args.latency_table, supernet.space)
+    else:
+        from keras_drnas.derived_model.latency import measure_latency_table
+
+        print(f"Measuring the latency table (LiteRT, {search_data.image_shape} images) ...")
+        table = measure_latency_table(supernet.space, args.channels, search_data.num_classes, search_data.image_shape)
+        os.makedirs(args.output_dir, exist_ok=True)
+        print(f"Wrote {table.save(os.path.join(args.output_dir, 'latency_table.csv'))}")
+    weight = 1.0 if args.latency_weight is None else args.latency_weight
+    return LatencyObjective(table, args.latency_target_ms, weight)
 
 
 RESULT_FILES = ("genotype.json", "genotypes.jsonl", "concentrations.json", "history.json", "exploration.json", "plots")
@@ -172,8 +203,9 @@ def _search(args, strategy):
     )
     with strategy.scope():  # every variable, optimizers' included, is made in the strategy's scope
         supernet = checkpoint.supernet() or build_supernet(args, search_data.num_classes, partial_channels, seed)
+        latency = latency_objective(args, supernet, search_data)
         search = SearchModel(supernet, anchor=args.anchor, anchor_strength=args.anchor_strength,
-                             arch_warmup_epochs=args.arch_warmup_epochs)
+                             arch_warmup_epochs=args.arch_warmup_epochs, latency=latency)
         defaults = search_defaults(supernet.space)
         min_learning_rate = defaults["min_learning_rate"] if args.learning_rate is None else 0.0
         search.compile(
@@ -215,9 +247,14 @@ def _search(args, strategy):
         "image_shape": list(search_data.image_shape),
         "num_classes": search_data.num_classes,
     }
+    if latency is not None:
+        record["predicted_latency_ms"] = round(latency.table.predict_ms(genotype), 4)
     atomic_write_text(os.path.join(args.output_dir, "history.json"), json.dumps(record, indent=1))
     print(f"\nSearch took {seconds:.1f} s ({record['seconds_per_epoch']} s per epoch, first epoch includes tracing).")
     print(genotype)
+    if latency is not None:
+        print(f"Predicted TFLite latency of the derived network: {record['predicted_latency_ms']:.3f} ms "
+              f"(the latency table; target {args.latency_target_ms} ms)")
     print(f"Wrote genotype.json, genotypes.jsonl, concentrations.json and history.json to {args.output_dir}")
     if args.plots and is_chief(strategy):
         plot.run(argparse.Namespace(run_dir=args.output_dir, output_dir=None))

@@ -102,7 +102,7 @@ class SearchSpace:
     def __init__(self, op_names=None, intermediate_nodes=None):
         op_names = tuple(self.default_op_names if op_names is None else op_names)
         for op in op_names:
-            check_op_name(op)
+            self.check_op_name(op)
         if not op_names or len(set(op_names)) != len(op_names):
             raise InputError(f"op_names must be distinct and non-empty, got {op_names}.")
         nodes = self.default_intermediate_nodes if intermediate_nodes is None else intermediate_nodes
@@ -115,6 +115,11 @@ class SearchSpace:
             )
         self.op_names = op_names
         self.intermediate_nodes = int(nodes)
+
+    def check_op_name(self, name):
+        """Raises a clear error unless `name` is a candidate op of this space
+        (default: any op of `keras_drnas.search_space.ops`)."""
+        return check_op_name(name)
 
     # Topology --------------------------------------------------------------
 

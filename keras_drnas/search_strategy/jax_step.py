@@ -52,7 +52,7 @@ def train_step(search, state, data):
     if search.arch_enabled:  # a Python switch: changing it retraces (`set_arch_enabled`)
         def arch_objective(arch_values, non_trainable):
             return forward(_replaced(trainable, arch, arch_values), non_trainable, x_val, y_val,
-                           lambda loss: loss + search.anchor_loss())
+                           lambda loss: loss + search.architecture_penalty())
 
         (_, (arch_loss, arch_logits, non_trainable)), grads = jax.value_and_grad(arch_objective, has_aux=True)(
             [trainable[i] for i in arch], non_trainable)

@@ -15,6 +15,7 @@ from keras_drnas.search_space.derivation import derive_genotype
 from keras_drnas.search_strategy.cell import DrNASCell
 from keras_drnas.search_strategy.distribution import ArchitectureDistribution
 from keras_drnas.search_strategy.fit_callbacks import ArchitectureWarmup, GenotypeHistory
+from keras_drnas.search_strategy.latency import LatencyObjective
 from keras_drnas.search_strategy.non_finite import StopOnNonFinite
 from keras_drnas.search_strategy.optimizers import (
     default_arch_optimizer,
@@ -70,6 +71,9 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
             the gradient as PyTorch's SGD does; Keras' `weight_decay` is
             decoupled and would change the optimum.
         arch_warmup_epochs: epochs at the start with no architecture step.
+        latency: a `LatencyObjective`: the expected latency of the searched
+            blocks joins the architecture loss (the mobilenet space), and the
+            logs gain `latency_ms`, the expected latency under the Dirichlet means.
 
     Each batch of the training data is a pair
     `((x_train, y_train), (x_val, y_val))`; `keras_drnas.data.search_pairs`
@@ -91,6 +95,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         anchor_strength=1e-3,
         weight_decay=3e-4,
         arch_warmup_epochs=0,
+        latency=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -101,6 +106,7 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         self.anchor_strength = float(anchor_strength)
         self.weight_decay = float(weight_decay)
         self.arch_warmup_epochs = int(arch_warmup_epochs)
+        self.latency = latency
         if not self.distributions():
             raise InputError(
                 "The model has no DrNAS layers to search (no DrNASCell, "
@@ -110,6 +116,12 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         self.arch_loss_tracker = keras.metrics.Mean(name="arch_loss")
         self.arch_accuracy_tracker = keras.metrics.Mean(name="arch_accuracy")
         self.entropy_tracker = keras.metrics.Mean(name="entropy")
+        self.latency_tracker = None
+        if latency is not None:
+            if not isinstance(latency, LatencyObjective):
+                raise InputError(f"latency must be a LatencyObjective, got {type(latency).__name__}.")
+            latency.check_space(getattr(supernet, "space", None))
+            self.latency_tracker = keras.metrics.Mean(name="latency_ms")
         self.genotype_history = []
         self.steps_to_skip = 0
         # 1.0 while every variable is finite after a step, checked in the step itself:
@@ -202,6 +214,16 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
             return self.anchor_strength * sum(d.kl_to_uniform() for d in self.distributions().values())
         return 0.5 * self.anchor_strength * sum(keras.ops.sum(keras.ops.square(v)) for v in self.architecture_variables)
 
+    def architecture_penalty(self):
+        """What the architecture step adds to the loss: the anchor, and the latency term if any."""
+        penalty = self.anchor_loss()
+        if self.latency is not None:
+            penalty = penalty + self.latency.loss(self._expected_weights())
+        return penalty
+
+    def _expected_weights(self):
+        return {name: d.expected_weights() for name, d in self.distributions().items()}
+
     def set_arch_enabled(self, enabled):
         """Switches architecture steps on or off (warm-up); the compiled step
         is rebuilt when the switch changes."""
@@ -264,12 +286,15 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         keras_compat.loss_tracker(self).update_state(loss, sample_weight=keras.ops.shape(x)[0])
         distributions = list(self.distributions().values())
         self.entropy_tracker.update_state(sum(d.entropy() for d in distributions) / len(distributions))
+        if self.latency_tracker is not None:
+            self.latency_tracker.update_state(self.latency.expected_ms(self._expected_weights()))
         return self.compute_metrics(x, y, logits)
 
     def test_step(self, *args):
         result = super().test_step(*args)
         logs, state = result if keras.backend.backend() == "jax" else (result, None)
-        search_only = {t.name for t in (self.arch_loss_tracker, self.arch_accuracy_tracker, self.entropy_tracker)}
+        search_only = {t.name for t in (self.arch_loss_tracker, self.arch_accuracy_tracker, self.entropy_tracker,
+                                        self.latency_tracker) if t is not None}
         logs = keras_compat.reducible_logs({k: v for k, v in logs.items() if k not in search_only})
         return logs if state is None else (logs, state)
 

@@ -16,7 +16,7 @@ def _arch_step(search, x, y):
     with tf.GradientTape() as tape:
         logits = search.supernet(x, training=True)
         loss = search.compute_loss(x=x, y=y, y_pred=logits, training=True)
-        total = loss + search.anchor_loss() / replicas()
+        total = loss + search.architecture_penalty() / replicas()
     grads = tape.gradient(total, arch_vars)
     search.arch_optimizer.apply_gradients(zip(grads, arch_vars))
     return loss, logits
