@@ -77,7 +77,7 @@ class LatencyTable:
         """The predicted latency of a derived network: its choices' rows plus the fixed parts."""
         self.space.check_blocks(genotype)
         column = {op: k for k, op in enumerate(self.space.op_names)}
-        return self.fixed_ms + sum(self.costs()[b, column[op]] for b, (op, _) in enumerate(genotype.normal))
+        return self.fixed_ms + float(sum(self.costs()[b, column[op]] for b, (op, _) in enumerate(genotype.normal)))
 
     def save(self, path):
         text = io.StringIO()

@@ -143,6 +143,7 @@ def test_a_tight_latency_target_ends_with_a_faster_network(free_search):
     free, _ = free_search
     tight, history = _tiny_search(LatencyObjective(table, target_ms=4.0))
     predicted = {name: table.predict_ms(search.genotype()) for name, search in (("free", free), ("tight", tight))}
+    assert all(type(ms) is float for ms in predicted.values())  # JSON-ready, as the command line records it
     expected = {name: float(to_numpy(LatencyObjective(table).expected_ms(
         {"normal": ops.convert_to_tensor(search.supernet.expected_op_weights()["normal"])})))
         for name, search in (("free", free), ("tight", tight))}
