@@ -74,12 +74,14 @@ def test_search_killed_at_random_moments_resumes_exactly(tmp_path):
 
         # Killed inside the 2nd write of state.json: the new weights file is
         # in place, the state only in a temporary file; the old pair is whole.
-        lines = _run(directory, results, "--hang-state-write", "2", kill_after="HANGING")
-        assert lines[0] == f"EPOCH {state['epoch']}", (context, lines)
-        leftovers = sorted(os.listdir(directory))
-        assert any(n.startswith(".tmp-") for n in leftovers), leftovers
-        assert len([n for n in leftovers if n.endswith(".weights.h5")]) == 2, leftovers
-        state = SearchCheckpoint.load_state(directory)
+        # (Files only, the same on every backend: the TensorFlow run checks it.)
+        if keras.backend.backend() == "tensorflow":
+            lines = _run(directory, results, "--hang-state-write", "2", kill_after="HANGING")
+            assert lines[0] == f"EPOCH {state['epoch']}", (context, lines)
+            leftovers = sorted(os.listdir(directory))
+            assert any(n.startswith(".tmp-") for n in leftovers), leftovers
+            assert len([n for n in leftovers if n.endswith(".weights.h5")]) == 2, leftovers
+            state = SearchCheckpoint.load_state(directory)
 
         # Killed at the start of stage 2, after pruning and widening: the
         # checkpoint on disk is stage 1's, whose supernet is rebuilt first.
