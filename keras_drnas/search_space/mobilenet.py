@@ -22,7 +22,7 @@ import keras
 from keras import layers
 
 from keras_drnas.search_space.derived_network import DerivedNetwork, check_genotype, network_inputs
-from keras_drnas.search_space.ops import BN_EPSILON, BN_MOMENTUM, CONV_INIT
+from keras_drnas.search_space.ops import CONV_INIT, batch_norm, conv
 from keras_drnas.search_space.space import GenotypeError, SearchSpace, get_space, register_space
 from keras_drnas.utils.errors import InputError
 
@@ -246,21 +246,17 @@ class MobileNetSpace(SearchSpace):
         return scaled_width(HEAD_WIDTH, channels)
 
 
-def _bn(name):
-    return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
-
-
 def stem(channels, stride, name="stem"):
     """3x3 conv, batch norm, ReLU6."""
     return keras.Sequential([
-        layers.Conv2D(channels, 3, strides=stride, padding="same", use_bias=False, kernel_initializer=CONV_INIT),
-        _bn(None), layers.ReLU(6.0)], name=name)
+        conv(channels, 3, stride),
+        batch_norm(True), layers.ReLU(6.0)], name=name)
 
 
 def head(channels, name="head"):
     """1x1 conv to the feature width, batch norm, ReLU6."""
     return keras.Sequential([
-        layers.Conv2D(channels, 1, use_bias=False, kernel_initializer=CONV_INIT), _bn(None), layers.ReLU(6.0)],
+        conv(channels, 1), batch_norm(True), layers.ReLU(6.0)],
         name=name)
 
 
@@ -271,12 +267,12 @@ def inverted_residual(in_channels, channels, kernel_size, expansion, stride, nam
     inputs = keras.Input((None, None, in_channels))
     x = inputs
     if expansion != 1:
-        x = layers.Conv2D(in_channels * expansion, 1, use_bias=False, kernel_initializer=CONV_INIT)(x)
-        x = layers.ReLU(6.0)(_bn(None)(x))
+        x = conv(in_channels * expansion, 1)(x)
+        x = layers.ReLU(6.0)(batch_norm(True)(x))
     x = layers.DepthwiseConv2D(kernel_size, strides=stride, padding="same", use_bias=False,
                                depthwise_initializer=CONV_INIT)(x)
-    x = layers.ReLU(6.0)(_bn(None)(x))
-    x = _bn(None)(layers.Conv2D(channels, 1, use_bias=False, kernel_initializer=CONV_INIT)(x))
+    x = layers.ReLU(6.0)(batch_norm(True)(x))
+    x = batch_norm(True)(conv(channels, 1)(x))
     if stride == 1 and in_channels == channels:
         x = layers.Add()([inputs, x])
     return keras.Model(inputs, x, name=name)

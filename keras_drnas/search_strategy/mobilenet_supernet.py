@@ -4,6 +4,7 @@ import keras
 from keras import layers
 
 from keras_drnas.search_space.mobilenet import MOBILENET, block_op, head, inverted_residual, is_large_input, stem
+from keras_drnas.search_strategy.cell import add_n
 from keras_drnas.search_strategy.distribution import validate_mask
 from keras_drnas.search_strategy.mixed_op import weighted_op
 from keras_drnas.search_strategy.supernet import Supernet, check_image_shape, register_supernet
@@ -34,12 +35,8 @@ class MixedBlock(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, op_weights, training=None):
-        terms = [weighted_op(op, inputs, op_weights[column], training) for op, column in zip(self.candidate_ops,
-                                                                                              self.columns)]
-        total = terms[0]
-        for term in terms[1:]:
-            total = total + term
-        return total
+        return add_n([weighted_op(op, inputs, op_weights[column], training)
+                      for op, column in zip(self.candidate_ops, self.columns)])
 
     def set_op_mask(self, op_mask):
         """Prunes: drops the layers of newly masked choices (never revives one)."""
