@@ -33,11 +33,12 @@ NEUTRAL_TESTS := tests/search_space tests/derived_model/test_network.py \
 
 # The tests include the manual's strict build, its code blocks, and the built wheel in a fresh environment.
 # JAX keeps the programs it compiles in a fresh folder for the run: the tests and their processes build
-# the same tiny supernets again and again, and compiling them is most of their time on JAX.
+# the same tiny supernets again and again, and compiling them is most of their time on JAX. Tests marked
+# with one xdist_group run on one worker (so a module's costly fixture is computed once).
 test: $(STAMP)
 	export JAX_COMPILATION_CACHE_DIR=$$(mktemp -d) && trap 'rm -rf "$$JAX_COMPILATION_CACHE_DIR"' EXIT && \
-	$(BIN)/python -m pytest -q -n auto && \
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -n auto -o addopts="-ra" $(NEUTRAL_TESTS)
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup && \
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -n auto --dist loadgroup -o addopts="-ra" $(NEUTRAL_TESTS)
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

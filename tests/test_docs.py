@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from tests.conftest import JAX_TEST_XLA_FLAGS
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
@@ -30,9 +32,11 @@ def test_the_manual_builds_strict(tmp_path):
 
 @pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p)], ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_python_block_of_a_page_runs(page, tmp_path):
-    # A page's blocks run in order in one fresh interpreter, in a scratch folder.
+    # A page's blocks run in order in one fresh interpreter, in a scratch folder (XLA's quick compile
+    # for a page that switches to JAX, as in the JAX tests).
     script = "\n\n".join(python_blocks(page))
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg",
+               XLA_FLAGS=JAX_TEST_XLA_FLAGS)
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=env,
                             timeout=600)
     assert result.returncode == 0, f"{page.name}:\n{result.stderr[-4000:]}"

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from tests.conftest import JAX_TEST_XLA_FLAGS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "benchmarks", "gpu_check.sh")
 
@@ -34,7 +36,7 @@ def test_the_jax_benchmark_prints_its_figures_without_tensorflow():
     result = subprocess.run([sys.executable, "-c", code, "--backend", "jax", "--channels", "4",
                              "--cells-per-stage", "1", "--batch-size", "8", "--repeats", "2", "--warmup", "1"],
                             cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env=dict(os.environ, PYTHONPATH=ROOT))
+                            env=dict(os.environ, PYTHONPATH=ROOT, XLA_FLAGS=JAX_TEST_XLA_FLAGS))
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(result.stdout[result.stdout.index("{"):])
     assert figures["config"]["backend"] == "jax" and figures["device"] == "cpu"

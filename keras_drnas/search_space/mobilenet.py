@@ -82,7 +82,7 @@ class MobileNetSpace(SearchSpace):
     display_name = "MobileNet"
     aliases = ("mobilenetv2", "mobile")
     default_op_names = BLOCK_OPS + (SKIP,)
-    configurable_nodes = True
+    configurable_nodes = False  # its blocks come from its stages (with_stages)
     default_intermediate_nodes = sum(blocks for _, blocks, _ in STAGES)
     # No reference code searches this space with DrNAS: the NAS-Bench-201 reference's rates, and
     # progressive stages that only prune (a block mixes whole inputs, so no partial channels).

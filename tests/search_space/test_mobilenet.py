@@ -49,10 +49,12 @@ def test_the_space_is_a_chain_with_skip_only_where_the_shape_is_kept():
 
 @pytest.fixture(scope="module")
 def free_search():
-    """A search without the latency term (module scope: Keras' global state is not cleared in between)."""
+    """A search without the latency term (module scope: Keras' global state is not cleared in between;
+    its tests are one xdist group, so one worker runs it)."""
     return _tiny_search()
 
 
+@pytest.mark.xdist_group("mobilenet_free_search")
 def test_a_search_derives_a_chain_that_ships_as_keras_and_tflite(free_search, tmp_path):
     search, history = free_search
     assert np.isfinite(history.history["loss"]).all()
@@ -135,9 +137,11 @@ def test_the_expected_latency_gradient_is_its_closed_form():
     # Above a target the penalty is the excess; below it, nothing.
     high, low = (LatencyObjective(table, target_ms=t) for t in (1.0 + (mean * costs).sum() + 0.5, 1.2))
     assert float(to_numpy(high.loss({"normal": dist.mean()}))) == 0.0
-    np.testing.assert_allclose(float(to_numpy(low.loss({"normal": dist.mean()}))), (mean * costs).sum() - 0.2, rtol=1e-5)
+    low_loss = float(to_numpy(low.loss({"normal": dist.mean()})))
+    np.testing.assert_allclose(low_loss, (mean * costs).sum() - 0.2, rtol=1e-5)
 
 
+@pytest.mark.xdist_group("mobilenet_free_search")
 def test_a_tight_latency_target_ends_with_a_faster_network(free_search):
     table = _table()
     free, _ = free_search

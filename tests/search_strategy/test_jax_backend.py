@@ -91,8 +91,8 @@ def test_a_digits_search_on_jax_needs_no_tensorflow_and_its_network_exports_on_t
     history = result["history"]
     assert history["arch_loss"][0] == 0.0 and history["arch_loss"][-1] > 0  # one warm-up epoch, then arch steps
     assert history["loss"][-1] < history["loss"][0]
-    beta = np.load(tmp_path / "concentration.npy")
-    assert np.abs(beta - np.load(tmp_path / "initial_concentration.npy")).max() > 2e-3  # the arch steps moved them
+    beta, initial = np.load(tmp_path / "concentration.npy"), np.load(tmp_path / "initial_concentration.npy")
+    assert np.abs(beta - initial).max() > 1e-3  # its 5 arch steps (Adam at 3e-4) moved them
     Genotype.from_string(result["genotype"], "nb201")
     assert set(result["evaluation"]) == {"loss", "accuracy"} and result["evaluation"]["accuracy"] > 0.1
     # TensorFlow-only features say so on JAX.

@@ -90,7 +90,7 @@ def test_user_functional_model_with_one_cell_searches():
 def test_digits_search_lowers_loss_and_moves_concentrations():
     (xt, yt), (xv, yv) = split_half(*load_digits())
     pairs = search_pairs((xt, yt), (xv, yv), batch_size=64, seed=0)
-    search = compiled(kd.NASBench201Supernet(channels=8, cells_per_stage=1, seed=0), learning_rate=0.05, arch_learning_rate=3e-3)
+    search = compiled(kd.NASBench201Supernet(channels=4, cells_per_stage=1, seed=0), learning_rate=0.05, arch_learning_rate=3e-3)
     history = search.fit(pairs, epochs=4, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] < 0.7 * losses[0]
