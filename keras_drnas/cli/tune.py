@@ -18,6 +18,9 @@ def add_arguments(parser):
     parser.add_argument("--max-latency-ms", type=float,
                         help="budget: the most milliseconds of one float32 TFLite inference on this machine "
                         "(median, one thread)")
+    parser.add_argument("--latency-table", metavar="CSV",
+                        help="mobilenet: predict --max-latency-ms from this latency table (keras-drnas latency-table, "
+                        "or one measured on a phone) instead of timing each candidate here")
     parser.add_argument("--trials", type=int, default=5, help="candidates within the budget to train")
     parser.add_argument("--epochs", type=int, default=5, help="training epochs of each trial")
     parser.add_argument("--temperature", type=float, default=1.0,
@@ -48,14 +51,18 @@ def run(args):
     Returns the tuner."""
     from keras_drnas.derived_model import RetrainRecipe
     from keras_drnas.derived_model.retrain import test_accuracy
+    from keras_drnas.search_strategy import LatencyTable
     from keras_drnas.tuning import Budget, BudgetTuner, SearchResult
     from keras_drnas.utils.errors import InputError
     from keras_drnas.utils.files import atomic_write_text
 
-    budget = Budget(args.max_params, args.max_multiply_adds, args.max_latency_ms)
-    if budget == Budget():
+    if args.latency_table and args.max_latency_ms is None:
+        raise InputError("--latency-table predicts a latency budget; give it with --max-latency-ms.")
+    if args.max_params is None and args.max_multiply_adds is None and args.max_latency_ms is None:
         raise InputError("Give a budget: --max-params, --max-multiply-adds and/or --max-latency-ms.")
     result = SearchResult.load(args.run_dir)
+    table = LatencyTable.load(args.latency_table, result.space) if args.latency_table else None
+    budget = Budget(args.max_params, args.max_multiply_adds, args.max_latency_ms, latency_table=table)
     # keras-tuner's distributed mode: one chief runs the oracle, workers run trials in the chief's directory.
     worker = "KERASTUNER_ORACLE_IP" in os.environ and os.environ.get("KERASTUNER_TUNER_ID") != "chief"
     if os.path.isdir(os.path.join(args.output_dir, TUNER_PROJECT)) and not (args.resume or worker):
@@ -104,7 +111,8 @@ def run(args):
     rejected = oracle.rejected()
     record = {
         "run_dir": args.run_dir,
-        "budget": dataclasses.asdict(budget),
+        "budget": dict(dataclasses.asdict(dataclasses.replace(budget, latency_table=None)),
+                       latency_table=args.latency_table),
         "samples": oracle.draws,
         "candidates": oracle.candidates,
         "trials": [dict(t.hyperparameters.values, trial_id=t.trial_id, val_accuracy=t.score) for t in trials],
@@ -114,7 +122,9 @@ def run(args):
     }
     atomic_write_text(os.path.join(args.output_dir, "tune.json"), json.dumps(record, indent=1))
     values = best_trial.hyperparameters.values
-    latency = f", {values['latency_ms']:.3f} ms TFLite latency" if "latency_ms" in values else ""
+    latency = ""
+    if "latency_ms" in values:
+        latency = f", {values['latency_ms']:.3f} ms TFLite latency ({'predicted' if table else 'measured'})"
     print(f"\nBudget: {budget.describe()}")
     print(f"Sampled {oracle.draws} architectures ({len(oracle.candidates)} distinct); rejected {len(rejected)} "
           f"over budget; trained {len(trials)} for {args.epochs} epochs each in {seconds:.0f} s.")

@@ -11,7 +11,7 @@ CELL_TITLES = {"normal": "normal cell", "reduce": "reduction cell"}
 
 def mean_op_weights(entry):
     """beta / sum(beta) over the unmasked ops of each edge (the Dirichlet
-    mean, paper eq. 4); masked (pruned) ops are NaN."""
+    mean, paper eq. 4); masked ops (pruned, or not allowed there) are NaN."""
     beta = np.asarray(entry["concentration"], dtype=np.float64)
     mask = np.asarray(entry.get("op_mask") or np.ones(beta.shape, bool), dtype=bool)
     kept = np.where(mask, beta, 0.0)
@@ -44,6 +44,7 @@ def op_weight_heatmap(concentrations, genotype=None):
     bottom, top = (bottom, top) if top > bottom else (0.0, max(top, 1e-9))
     digits = int(np.clip(np.ceil(-np.log10(max(top - bottom, 1e-12))) + 1, 2, 4))
     rows, cols = space.num_edges, space.num_ops
+    allowed = np.asarray(space.op_mask(), bool)  # masked, but never a choice there: not pruned
     panel_width, panel_height = 1.0 + 0.8 * cols, 1.1 + 0.36 * rows
     figure = new_figure(panel_width * len(names) + 0.9, panel_height)
     axes = figure.subplots(1, len(names), squeeze=False)[0]
@@ -51,9 +52,9 @@ def op_weight_heatmap(concentrations, genotype=None):
     for index, (ax, name) in enumerate(zip(axes, names)):
         weights = all_weights[name]
         image = ax.imshow(np.ma.masked_invalid(weights), cmap="viridis", vmin=bottom, vmax=top, aspect="auto")
-        ax.set_facecolor("#e6e6e6")  # pruned ops
+        ax.set_facecolor("#e6e6e6")  # masked ops
         for (row, col), value in np.ndenumerate(weights):
-            text = "pruned" if np.isnan(value) else f"{value:.{digits}f}"
+            text = f"{value:.{digits}f}" if not np.isnan(value) else "pruned" if allowed[row, col] else "n/a"
             color = "#555555" if np.isnan(value) else ("black" if value > bottom + 0.6 * (top - bottom) else "white")
             ax.text(col, row, text, ha="center", va="center", fontsize=8, color=color)
         if genotype is not None and getattr(genotype, name, None) is not None:

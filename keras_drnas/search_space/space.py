@@ -147,6 +147,11 @@ class SearchSpace:
     def num_ops(self):
         return len(self.op_names)
 
+    def op_mask(self):
+        """Edges x ops: False where an op cannot run on an edge (every op can,
+        unless a space says otherwise)."""
+        return [[True] * self.num_ops for _ in range(self.num_edges)]
+
     def incoming(self, node):
         """Row indices and source nodes of the edges entering `node`."""
         return [(e, src) for e, (dst, src) in enumerate(self.edges) if dst == node]

@@ -6,7 +6,8 @@ keras-tuner trials.
 It sits above the other roles: it reads a search's results, builds derived
 networks and feeds them data."""
 
-from keras_drnas.tuning.budget import Budget, tflite_latency_ms
+from keras_drnas.derived_model.latency import tflite_latency_ms
+from keras_drnas.tuning.budget import Budget
 from keras_drnas.tuning.genotype_sampler import GenotypeSampler, genotype_from_value, genotype_value
 from keras_drnas.tuning.hypermodel import DerivedNetworkHyperModel
 from keras_drnas.tuning.oracle import DirichletOracle

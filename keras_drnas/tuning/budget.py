@@ -1,35 +1,10 @@
 """Resource limits of a budget search: parameters, multiply-adds, latency."""
 
 import dataclasses
-import time
-
-import numpy as np
 
 from keras_drnas.derived_model.counting import count_flops, count_parameters
-from keras_drnas.derived_model.export import to_tflite
+from keras_drnas.derived_model.latency import tflite_latency_ms
 from keras_drnas.utils.errors import InputError
-from keras_drnas.utils.quiet import filtered_native_stderr
-
-
-def tflite_latency_ms(model, runs=20, threads=1):
-    """Median milliseconds of one float32 TFLite inference of one image,
-    measured on this machine with the LiteRT interpreter (after 3 warm-up
-    runs; one thread by default, so the number does not depend on how busy
-    the other cores are)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    flatbuffer = to_tflite(model)
-    with filtered_native_stderr():  # the delegate announces itself on stderr
-        interpreter = Interpreter(model_content=flatbuffer, num_threads=threads)
-        interpreter.allocate_tensors()
-        source = interpreter.get_input_details()[0]
-        interpreter.set_tensor(source["index"], np.zeros(source["shape"], np.float32))
-        times = []
-        for _ in range(3 + runs):
-            start = time.perf_counter()
-            interpreter.invoke()
-            times.append(time.perf_counter() - start)
-    return float(np.median(times[3:]) * 1000)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +19,10 @@ class Budget:
             each measurement converts the model.
         latency_runs: timed runs per latency measurement.
         latency_threads: interpreter threads of a latency measurement.
+        latency_table: a `LatencyTable` of the searched mobilenet space:
+            under `max_latency_ms`, a candidate's latency is then the
+            table's prediction (its blocks' latencies plus the fixed parts,
+            e.g. measured on a phone) instead of a measurement here.
 
     Example:
     >>> budget = Budget(max_parameters=50_000)
@@ -56,6 +35,7 @@ class Budget:
     max_latency_ms: float = None
     latency_runs: int = 20
     latency_threads: int = 1
+    latency_table: object = None
 
     def __post_init__(self):
         for name in ("max_parameters", "max_multiply_adds", "max_latency_ms"):
@@ -63,11 +43,19 @@ class Budget:
             if value is not None and not value > 0:
                 raise InputError(f"{name}={value} is no limit; pass a positive {name}=... or leave it out.")
 
-    def measure(self, model):
-        """`{"parameters", "multiply_adds"[, "latency_ms"]}` of a Keras model."""
+    def measure(self, model, genotype=None):
+        """`{"parameters", "multiply_adds"[, "latency_ms"]}` of a Keras model
+        (the network of `genotype`, which a `latency_table` needs)."""
         measures = {"parameters": count_parameters(model), "multiply_adds": count_flops(model)}
-        if self.max_latency_ms is not None:
-            measures["latency_ms"] = round(tflite_latency_ms(model, self.latency_runs, self.latency_threads), 4)
+        if self.max_latency_ms is None:
+            return measures
+        if self.latency_table is None:
+            latency = tflite_latency_ms(model, self.latency_runs, self.latency_threads)
+        elif genotype is None:
+            raise InputError("A budget with a latency_table predicts from the genotype: pass measure(model, genotype).")
+        else:
+            latency = self.latency_table.predict_ms(genotype)
+        measures["latency_ms"] = round(latency, 4)
         return measures
 
     def limits(self):
@@ -82,4 +70,7 @@ class Budget:
 
     def describe(self):
         """'parameters <= 50,000, latency_ms <= 2.0' (or 'no limits')."""
-        return ", ".join(f"{key} <= {limit:,}" for key, limit in self.limits()) or "no limits"
+        described = ", ".join(f"{key} <= {limit:,}" for key, limit in self.limits()) or "no limits"
+        if self.max_latency_ms is not None and self.latency_table is not None:
+            described += " (latency from the table)"
+        return described

@@ -65,7 +65,7 @@ class DirichletOracle(keras_tuner.Oracle):
         """The candidate's measures and violated limits (cached per genotype)."""
         value = genotype_value(genotype)
         if value not in self.candidates:
-            measures = self.budget.measure(build_network(genotype, **self.network).model)
+            measures = self.budget.measure(build_network(genotype, **self.network).model, genotype)
             self.candidates[value] = dict(measures, violations=self.budget.violations(measures))
         return self.candidates[value]
 

@@ -29,3 +29,17 @@ def test_heatmap_panels_annotate_weights_and_pruned_ops(darts_run, tmp_path):
         assert ax.get_yticklabels()[0].get_text() == "2<-0"
         assert len(ax.patches) == 4  # the derived architecture's edges are outlined
     assert_picture(save_figure(figure, str(tmp_path / "weights"))[0])
+
+
+def test_a_mobilenet_heatmap_tells_pruned_choices_from_those_the_shape_forbids():
+    from keras_drnas.search_space import MOBILENET, Genotype
+
+    mask = np.asarray(MOBILENET.op_mask())  # skip_connect only where a block keeps its input's shape
+    mask[1, 0] = False  # pruned by progressive learning
+    beta = np.ones(mask.shape)
+    report = {"normal": {"op_names": list(MOBILENET.op_names), "op_mask": mask.tolist(), "concentration": beta.tolist()}}
+    genotype = Genotype("mobilenet", [("mb_k3_e6", b) for b in range(MOBILENET.num_edges)])
+    texts = [t.get_text() for t in op_weight_heatmap(report, genotype).axes[0].texts]
+    skip, cols = MOBILENET.op_names.index("skip_connect"), MOBILENET.num_ops
+    assert [texts[row * cols + skip] for row in range(4)] == ["n/a", "0.167", "n/a", "0.143"]  # 0, 2 start stages
+    assert texts[cols] == "pruned" and texts.count("pruned") == 1 and texts[cols + 1] == "0.167"

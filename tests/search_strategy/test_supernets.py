@@ -15,12 +15,13 @@ def test_supernet_output_shapes_and_sharing():
     etas = [w for w in nb.weights if w.path.endswith("/eta")]
     assert len(etas) == 1 and etas[0].shape == (6, 5)  # one matrix for all cells
 
-    dn = kd.DartsSupernet(channels=4, num_cells=5, num_classes=3, partial_channels=2, seed=0)
+    small = kd.DARTS.with_ops(["max_pool_3x3", "skip_connect", "sep_conv_3x3"]).with_intermediate_nodes(2)
+    dn = kd.DartsSupernet(channels=4, num_cells=5, num_classes=3, partial_channels=2, seed=0, space=small)
     assert dn(ops.zeros((2, 16, 16, 1)), training=True).shape == (2, 3)
     assert [c.reduction for c in dn.cells()] == [False, True, False, True, False]
-    assert [tuple(w.shape) for w in dn.weights if w.path.endswith("/eta")] == [(14, 7), (14, 7)]
+    assert [tuple(w.shape) for w in dn.weights if w.path.endswith("/eta")] == [(5, 3), (5, 3)]
 
-    imagenet = kd.DartsSupernet(channels=8, num_cells=3, stem="imagenet", seed=0)
+    imagenet = kd.DartsSupernet(channels=8, num_cells=3, stem="imagenet", seed=0, space=small)
     assert imagenet(ops.zeros((1, 64, 64, 3))).shape == (1, 10)
 
 

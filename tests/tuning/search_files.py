@@ -10,7 +10,7 @@ from keras_drnas.search_space import NAS_BENCH_201, derive_genotype
 def write_run(directory, space=NAS_BENCH_201, concentrations=None, op_masks=None, args=None):
     """The files `keras-drnas search` leaves, for a search of tiny networks on digits."""
     directory.mkdir(parents=True, exist_ok=True)
-    cell_types = ("normal",) if space is NAS_BENCH_201 else ("normal", "reduce")
+    cell_types = space.cell_types
     rng = np.random.default_rng(0)
     shape = (space.num_edges, space.num_ops)
     concentrations = concentrations or {t: rng.uniform(0.5, 3.0, shape) for t in cell_types}

@@ -28,3 +28,24 @@ def test_limits_must_be_positive():
     assert Budget().describe() == "no limits"
     described = Budget(max_parameters=50_000, max_latency_ms=2.5).describe()
     assert described == "parameters <= 50,000, latency_ms <= 2.5"
+
+
+def test_a_latency_table_predicts_the_latency_budget_from_the_genotype():
+    import numpy as np
+
+    from keras_drnas.search_space import MOBILENET
+    from keras_drnas.search_strategy import LatencyTable
+    from keras_drnas.utils.errors import InputError
+
+    space = MOBILENET.with_stages(((8, 1, 1), (12, 2, 2)))
+    block_ms = np.where(space.op_mask(), [[0.1 * (k + 1) for k in range(space.num_ops)]] * space.num_edges, np.nan)
+    table = LatencyTable(space, block_ms, fixed_ms=1.0)
+    genotype = Genotype("mobilenet", [("mb_k3_e3", 0), ("mb_k7_e6", 1), ("skip_connect", 2)])
+    model = space.build_network(genotype, channels=4, input_shape=(8, 8, 3)).model
+    budget = Budget(max_latency_ms=1.5, latency_table=table)
+    measures = budget.measure(model, genotype)
+    assert measures["latency_ms"] == round(table.predict_ms(genotype), 4) == 2.4  # 1 fixed + 0.1 + 0.6 + 0.7
+    assert budget.violations(measures) == ["latency_ms 2.4 > 1.5"]
+    assert budget.describe() == "latency_ms <= 1.5 (latency from the table)"
+    with pytest.raises(InputError, match="pass measure\\(model, genotype\\)"):
+        budget.measure(model)

@@ -26,3 +26,9 @@ def test_tune_command_writes_the_best_model_and_a_report(nb201_run, tmp_path, ca
     assert "Give a budget: --max-params" in capsys.readouterr().err
     assert main(["tune", str(nb201_run), "--max-params", "0", "--output-dir", str(tmp_path / "other")]) == 2
     assert "--max-params 0 is no limit" in capsys.readouterr().err
+    assert main(["tune", str(nb201_run), "--max-params", "9", "--latency-table", "t.csv"]) == 2
+    assert "--latency-table predicts a latency budget; give it with --max-latency-ms" in capsys.readouterr().err
+    table = tmp_path / "table.csv"
+    table.write_text("# space: mobilenet\nblock,op,latency_ms\nfixed,,0.4\n")
+    assert main(["tune", str(nb201_run), "--max-latency-ms", "1", "--latency-table", str(table)]) == 2
+    assert "table.csv is a latency table of the mobilenet space, not of nas-bench-201" in capsys.readouterr().err
