@@ -12,7 +12,7 @@ def add_arguments(parser):
     parser.add_argument("--input-shape", type=input_shape, default=(32, 32, 3),
                         help="the images as HxWxC, e.g. 32x32x3 or 224x224x3 (from 128 pixels up: ImageNet strides)")
     parser.add_argument("--num-classes", type=int, default=10, help="the classifier's outputs")
-    parser.add_argument("--repeats", type=int, default=50, help="timed runs per model (the median is kept)")
+    parser.add_argument("--repeats", type=int, default=50, help="timed runs per model (the fastest is kept)")
     parser.add_argument("--threads", type=int, default=1, help="LiteRT threads")
     parser.add_argument("-o", "--output", default="latency_table.csv", help="the CSV file to write")
 

@@ -120,6 +120,7 @@ def latency_objective(args, supernet, search_data):
         table = measure_latency_table(supernet.space, args.channels, search_data.num_classes, search_data.image_shape)
         os.makedirs(args.output_dir, exist_ok=True)
         print(f"Wrote {table.save(os.path.join(args.output_dir, 'latency_table.csv'))}")
+    print(f"Expected latency at the start (every choice equally likely): {table.uniform_ms():.3f} ms")
     weight = 1.0 if args.latency_weight is None else args.latency_weight
     return LatencyObjective(table, args.latency_target_ms, weight)
 
@@ -254,7 +255,12 @@ def _search(args, strategy):
     print(genotype)
     if latency is not None:
         print(f"Predicted TFLite latency of the derived network: {record['predicted_latency_ms']:.3f} ms "
-              f"(the latency table; target {args.latency_target_ms} ms)")
+              "(the latency table)")
+        expected = checkpoint.history.get("latency_ms", [None])[-1]
+        if expected is not None and args.latency_target_ms is not None:
+            print(f"Expected latency in the last epoch: {expected:.3f} ms (target {args.latency_target_ms} ms)"
+                  + ("; it has not reached the target: more epochs or a larger --arch-learning-rate move the "
+                     "concentrations further" if expected > args.latency_target_ms else ""))
     print(f"Wrote genotype.json, genotypes.jsonl, concentrations.json and history.json to {args.output_dir}")
     if args.plots and is_chief(strategy):
         plot.run(argparse.Namespace(run_dir=args.output_dir, output_dir=None))

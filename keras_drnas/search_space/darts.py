@@ -45,7 +45,7 @@ class DartsSpace(SearchSpace):
     network_arguments = ("channels", "num_cells", "num_classes", "input_shape", "stem", "auxiliary", "drop_path",
                          "mean", "std")
 
-    def stages(self, stem="cifar", **network_kwargs):
+    def progressive_stages_for(self, stem="cifar", **network_kwargs):
         # ImageNet search keeps 3 of the 4 channel groups in its second stage.
         return ((25, 6, 7), (25, 3, 4)) if stem == "imagenet" else self.progressive_stages
 

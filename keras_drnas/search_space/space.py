@@ -289,7 +289,7 @@ class SearchSpace:
         built-in Keras layers), taking `network_arguments`."""
         raise NotImplementedError(f"The {self.name} space builds no evaluation network.")
 
-    def stages(self, **network_kwargs):
+    def progressive_stages_for(self, **network_kwargs):
         """The progressive stages (epochs, partial_channels, ops_kept) the
         reference code uses for a network built with these arguments."""
         return self.progressive_stages

@@ -73,6 +73,12 @@ class LatencyTable:
         """Blocks x ops milliseconds with 0 where a choice cannot run (its weight is 0 then)."""
         return np.nan_to_num(self.block_ms, nan=0.0).astype("float32")
 
+    def uniform_ms(self):
+        """The expected latency with every choice that can run equally likely: a
+        search's start (eta = 0), which a latency target must lie below to act."""
+        runnable = ~np.isnan(self.block_ms)
+        return self.fixed_ms + float(np.sum(self.costs() * runnable / runnable.sum(axis=1, keepdims=True)))
+
     def predict_ms(self, genotype):
         """The predicted latency of a derived network: its choices' rows plus the fixed parts."""
         self.space.check_blocks(genotype)

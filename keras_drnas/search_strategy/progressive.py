@@ -62,7 +62,7 @@ def default_stages(space, **network_kwargs):
     >>> [str(s) for s in default_stages("darts")]
     ['25:6:7', '25:4:4']
     """
-    return tuple(Stage(*stage) for stage in get_space(space).stages(**network_kwargs))
+    return tuple(Stage(*stage) for stage in get_space(space).progressive_stages_for(**network_kwargs))
 
 
 def scale_stages(stages, epochs):

@@ -8,6 +8,7 @@ weight optimizer, another fresh sample). `evaluate` uses the Dirichlet mean.
 """
 
 import contextlib
+import warnings
 
 import keras
 
@@ -73,7 +74,8 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
         arch_warmup_epochs: epochs at the start with no architecture step.
         latency: a `LatencyObjective`: the expected latency of the searched
             blocks joins the architecture loss (the mobilenet space), and the
-            logs gain `latency_ms`, the expected latency under the Dirichlet means.
+            logs gain `latency_ms`, the expected latency under the Dirichlet means;
+            `fit` warns when its target lies above that at the start.
 
     Each batch of the training data is a pair
     `((x_train, y_train), (x_val, y_val))`; `keras_drnas.data.search_pairs`
@@ -351,6 +353,8 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
                 "defaults for the space); a SearchModel reloaded with keras.models.load_model needs compile() again."
             )
         self.build_for(x)
+        if kwargs.get("initial_epoch", 0) == 0:
+            self._warn_if_target_is_slack()
         if kwargs.get("steps_per_epoch") is None:  # an epoch stream of `search_pairs` knows its epochs' length
             kwargs["steps_per_epoch"] = getattr(x, "steps_per_epoch", None)
         steps = kwargs["steps_per_epoch"] or _cardinality(x)
@@ -364,6 +368,21 @@ class SearchModel(keras_compat.SkipsRedundantSymbolicBuild, keras.Model):
                      + [ArchitectureWarmup(self.arch_warmup_epochs, managed)])
         kwargs.setdefault("shuffle", False)  # search_pairs already shuffles
         return super().fit(x, epochs=epochs, verbose=verbose, callbacks=callbacks, **kwargs)
+
+    def _warn_if_target_is_slack(self):
+        target = None if self.latency is None else self.latency.target_ms
+        if target is None:
+            return
+        expected = float(self.latency.expected_ms(self._expected_weights()))
+        if expected <= target:
+            warnings.warn(
+                f"The latency target {target:g} ms is above the expected latency at the start "
+                f"({expected:.3f} ms, each choice weighed by its Dirichlet mean), so the latency term does "
+                "nothing until the expected latency rises above it. The derived network takes each block's "
+                "most likely choice and can be slower than the expected mix. To search for speed, set a "
+                f"target below {expected:.3f} ms, or a latency weight without a target.",
+                stacklevel=3,  # the user's fit call
+            )
 
     def build_for(self, dataset):
         """Builds the model for `dataset`'s images, the compiled metrics and

@@ -14,7 +14,7 @@ class Budget:
     Args:
         max_parameters: parameters, counted as `count_parameters` does.
         max_multiply_adds: multiply-adds of one image (`count_flops`).
-        max_latency_ms: median milliseconds of one TFLite inference on this
+        max_latency_ms: the fastest milliseconds of one TFLite inference on this
             machine (`tflite_latency_ms`); measured only when set, since
             each measurement converts the model.
         latency_runs: timed runs per latency measurement.

@@ -2,14 +2,20 @@
 the objective: search, genotypes, the derived network, TFLite, the latency
 table and the expected-latency term."""
 
+import shutil
+import warnings
+
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
 import keras_drnas as kd
+from keras_drnas.callbacks import ProgressiveLearning, SearchCheckpoint, Stage
+from keras_drnas.data import search_pairs
 from keras_drnas.search_space.mobilenet import MOBILENET
 from keras_drnas.search_strategy.latency import LatencyObjective, LatencyTable, LatencyTableError
+from keras_drnas.search_strategy.progressive import default_stages
 from tests.helpers import compiled, gradients, tensorflow_only, tiny_pairs, to_numpy
 from tests.search_strategy.test_distribution import closed_form_gradient
 
@@ -41,6 +47,8 @@ def test_the_space_is_a_chain_with_skip_only_where_the_shape_is_kept():
     assert TINY.skip_allowed() == [False, False, True]
     assert MOBILENET.num_edges == 16 and MOBILENET.skip_allowed()[:3] == [False, True, False]
     assert kd.get_space(TINY.config()) == TINY and kd.get_space("mobilenetv2") is MOBILENET
+    # Its backbone stages do not hide the progressive ones (keras-drnas search --progressive reads them).
+    assert [str(stage) for stage in default_stages("mobilenet")] == ["25:1:7", "25:1:3"]
     with pytest.raises(ValueError, match="stages must be"):
         MOBILENET.with_stages(((8, 0, 1),))
     with pytest.raises(ValueError, match="Unknown mobilenet op 'sep_conv_3x3'"):
@@ -49,9 +57,11 @@ def test_the_space_is_a_chain_with_skip_only_where_the_shape_is_kept():
 
 @pytest.fixture(scope="module")
 def free_search():
-    """A search without the latency term (module scope: Keras' global state is not cleared in between;
-    its tests are one xdist group, so one worker runs it)."""
-    return _tiny_search()
+    """A search free of the latency term: its target lies above the expected latency, so the penalty
+    and its gradient are 0 throughout, and fit says so (module scope: Keras' global state is not
+    cleared in between; its tests are one xdist group, so one worker runs it)."""
+    with pytest.warns(UserWarning, match=r"target 100 ms is above the expected latency at the start \(28\.6\d\d ms"):
+        return _tiny_search(LatencyObjective(_table(), target_ms=100.0))
 
 
 @pytest.mark.xdist_group("mobilenet_free_search")
@@ -144,8 +154,11 @@ def test_the_expected_latency_gradient_is_its_closed_form():
 @pytest.mark.xdist_group("mobilenet_free_search")
 def test_a_tight_latency_target_ends_with_a_faster_network(free_search):
     table = _table()
+    assert table.uniform_ms() == pytest.approx(2.0 + 2 * 56 / 6 + 56 / 7)  # blocks 0 and 1 cannot skip
     free, _ = free_search
-    tight, history = _tiny_search(LatencyObjective(table, target_ms=4.0))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="The latency target")  # a target below the expected latency acts
+        tight, history = _tiny_search(LatencyObjective(table, target_ms=4.0))
     predicted = {name: table.predict_ms(search.genotype()) for name, search in (("free", free), ("tight", tight))}
     assert all(type(ms) is float for ms in predicted.values())  # JSON-ready, as the command line records it
     expected = {name: float(to_numpy(LatencyObjective(table).expected_ms(
@@ -198,6 +211,51 @@ def test_a_measured_latency_table_predicts_the_networks_tflite_latency(tmp_path)
     predicted = table.predict_ms(genotype)
     print(f"predicted {predicted:.3f} ms, measured {measured:.3f} ms")
     assert 0.5 < predicted / measured < 2.0  # tiny models: per-invoke overheads weigh more than on real ones
+
+
+class _CopyCheckpointAt(keras.callbacks.Callback):
+    """Copies the checkpoint folder after step `step` of epoch `epoch`: what a kill there would leave."""
+
+    def __init__(self, source, copy, epoch, step):
+        super().__init__()
+        self.source, self.copy, self.at, self.epoch = source, copy, (epoch, step), 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch + 1) == self.at:
+            shutil.copytree(self.source, self.copy)
+
+
+@tensorflow_only  # eager steps take 3x longer on JAX; its resume is checked by test_checkpoint's kill test
+def test_a_pruned_search_resumes_mid_epoch_from_its_checkpoint(tmp_path):
+    """Pruned to 3 choices per block at epoch 1, killed after its first step there (a copy of the
+    checkpoint), resumed: the same concentrations, genotype and weights as the straight run."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 8, 8, 3)).astype("float32"), rng.integers(0, 10, 64).astype("int32")
+    space = MOBILENET.with_stages(((16, 2, 1),))  # two blocks: 8->8 (no skip), 8->8
+
+    def run(directory, *extra):
+        stages = ProgressiveLearning([Stage(1, 1, 7), Stage(1, 1, 3)], seed=0)
+        checkpoint = SearchCheckpoint(directory, save_freq=1, progressive=stages)
+        keras.utils.set_random_seed(0)
+        search = compiled(checkpoint.supernet() or kd.MobileNetSupernet(space=space, channels=8, seed=0))
+        search.run_eagerly = True  # four steps: tracing them would take most of the test's time
+        pairs = search_pairs((x[:32], y[:32]), (x[32:], y[32:]), 16, 10, seed=0, epochs=2,
+                             initial_epoch=checkpoint.initial_epoch)
+        search.fit(pairs, epochs=2, verbose=0, callbacks=[stages, checkpoint, *extra])
+        return search
+
+    straight = run(tmp_path / "straight", _CopyCheckpointAt(tmp_path / "straight", tmp_path / "killed", 1, 1))
+    assert SearchCheckpoint(tmp_path / "killed").position == "in epoch 2 after step 1"
+    resumed = run(tmp_path / "killed")
+    assert [block.columns for block in resumed.supernet.blocks] == [block.columns for block in straight.supernet.blocks]
+    assert all(len(block.columns) == 3 for block in resumed.supernet.blocks)
+    assert resumed.genotype() == straight.genotype()
+    np.testing.assert_allclose(resumed.concentrations()["normal"], straight.concentrations()["normal"], rtol=1e-6)
+    for a, b in zip(straight.weights, resumed.weights, strict=True):
+        np.testing.assert_allclose(to_numpy(b), to_numpy(a), rtol=1e-5, atol=1e-6, err_msg=a.path)
 
 
 def _all_layers(layer):

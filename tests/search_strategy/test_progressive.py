@@ -139,6 +139,16 @@ MIRRORED = textwrap.dedent(
     assert all(np.isfinite(history.history["loss"]))
     widened = [v for c in net.cells() for e in c.edges for v in e.weights]
     assert widened and all(type(v._value).__name__ == "MirroredVariable" for v in widened)
+    # The mobilenet chain too (its blocks prune by masking columns): eagerly, 3 steps per epoch.
+    from keras_drnas.search_space.mobilenet import MOBILENET
+    with strategy.scope():
+        chain = t.SearchModel(t.kd.MobileNetSupernet(space=MOBILENET.with_stages(((16, 2, 1),)), channels=8,
+                                                   num_classes=4, seed=0))
+        chain.compile(run_eagerly=True)
+    chain.fit(t._pairs(), epochs=2, verbose=0, callbacks=[ProgressiveLearning([Stage(1, 1, 7), Stage(1, 1, 3)])])
+    assert [len(block.columns) for block in chain.supernet.blocks] == [3, 3]
+    assert all(type(v._value).__name__ == "MirroredVariable" for v in chain.supernet.trainable_variables)
+    assert chain.genotype().space == "mobilenet"
     print("MIRRORED-OK", history.history["loss"])
     """
 )
