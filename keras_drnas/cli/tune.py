@@ -17,7 +17,7 @@ def add_arguments(parser):
     parser.add_argument("--max-multiply-adds", type=int, help="budget: the most multiply-adds of one image")
     parser.add_argument("--max-latency-ms", type=float,
                         help="budget: the most milliseconds of one float32 TFLite inference on this machine "
-                        "(median, one thread)")
+                        "(the fastest of the timed runs, one thread)")
     parser.add_argument("--latency-table", metavar="CSV",
                         help="mobilenet: predict --max-latency-ms from this latency table (keras-drnas latency-table, "
                         "or one measured on a phone) instead of timing each candidate here")
